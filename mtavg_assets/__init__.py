@@ -1,0 +1,1 @@
+"""mtavg: the MTAVG-Bench 2.0 pipeline as a Dagster project."""

@@ -1,0 +1,1 @@
+"""Software-defined assets of the benchmark pipeline, one module per stage."""

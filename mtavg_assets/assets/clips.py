@@ -1,0 +1,100 @@
+"""Clip assets: the catalog of probed clips and the derived media each evaluator needs."""
+
+import hashlib
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import dagster as dg
+import pandas as pd
+
+from mtavg_assets.jsonl import read_jsonl
+from mtavg_assets.media.probe import build_catalog
+from mtavg_assets.media.recipes import MEDIA_COLUMNS, derive
+from mtavg_assets.parquet_io import read_parquet, write_parquet
+from mtavg_assets.registry import load_registry
+from mtavg_assets.resources import MtavgData
+
+
+@dg.asset(
+    group_name="clips",
+    kinds={"ffmpeg", "parquet"},
+    description="ffprobe facts and sha256 of every clip in the manifest; unreadable clips go to clip_rejects.",
+)
+def clip_catalog(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.MaterializeResult:
+    layout = mtavg.layout
+    result = build_catalog(layout.clips_dir, layout.clip_manifest)
+    write_parquet(result.catalog, layout.derived("clip_catalog"))
+    write_parquet(result.rejects, layout.derived("clip_rejects"))
+    for reject in result.rejects.itertuples():
+        context.log.warning(f"clip rejected: {reject.clip_id or '(line ' + str(reject.line_no) + ')'}: {reject.reason}")
+    reasons = result.rejects["reason"].value_counts().rename_axis("reason").reset_index(name="clips")
+    return dg.MaterializeResult(
+        metadata={
+            "manifest_lines": result.manifest_lines,
+            "clips": len(result.catalog),
+            "rejected": len(result.rejects),
+            "total_duration_s": float(result.catalog["duration_s"].sum()) if len(result.catalog) else 0.0,
+            "reject_reasons": dg.MetadataValue.md(reasons.to_markdown(index=False) if len(reasons) else "none"),
+            "dagster/row_count": len(result.catalog),
+        },
+        data_version=dg.DataVersion(_fingerprint(result.catalog["sha256"])),
+    )
+
+
+@dg.asset_check(asset=clip_catalog, description="Every manifest line ends in the catalog or in clip_rejects.")
+def clip_catalog_reconciles(mtavg: MtavgData) -> dg.AssetCheckResult:
+    layout = mtavg.layout
+    catalog, rejects = read_parquet(layout.derived("clip_catalog")), read_parquet(layout.derived("clip_rejects"))
+    lines = sum(1 for _ in read_jsonl(layout.clip_manifest)) if layout.clip_manifest.exists() else 0
+    return dg.AssetCheckResult(
+        passed=len(catalog) + len(rejects) == lines,
+        metadata={"catalog": len(catalog), "rejected": len(rejects), "manifest_lines": lines},
+    )
+
+
+def _fingerprint(values: pd.Series) -> str:
+    return hashlib.sha256("\n".join(sorted(map(str, values))).encode()).hexdigest()[:16]
+
+
+@dg.asset(
+    group_name="clips",
+    kinds={"ffmpeg", "parquet"},
+    deps=[clip_catalog, "model_registry"],
+    description="Evaluator inputs per (clip sha256, media recipe) for the recipes registered models use; "
+    "made once and reused while the content is unchanged.",
+)
+def clip_media(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.MaterializeResult:
+    layout = mtavg.layout
+    catalog = read_parquet(layout.derived("clip_catalog"))
+    recipes = sorted({e.media_recipe for e in load_registry(layout.models_file).entries if not e.offline})
+    jobs = [(clip, recipe) for recipe in recipes for clip in catalog.itertuples()]
+
+    def make(job):
+        clip, recipe = job
+        media = derive(
+            layout.clips_dir / clip.path,
+            clip.sha256,
+            clip.duration_s,
+            clip.width,
+            clip.height,
+            recipe,
+            layout.media_dir,
+        )
+        return {
+            "clip_id": clip.clip_id,
+            "sha256": clip.sha256,
+            "recipe": recipe,
+            "files": media.files,
+            "frames": media.frames,
+            "fps": media.fps,
+            "resolution": media.resolution,
+            "has_audio": media.has_audio,
+        }
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        rows = list(pool.map(make, jobs))
+    frame = pd.DataFrame(rows, columns=MEDIA_COLUMNS)
+    frame["files"] = frame["files"].map(json.dumps)
+    write_parquet(frame, layout.derived("clip_media"))
+    context.log.info(f"{len(rows)} derived inputs for recipes {recipes or '(none: offline models only)'}")
+    return dg.MaterializeResult(metadata={"recipes": ", ".join(recipes) or "none", "derived_inputs": len(rows)})

@@ -1,0 +1,75 @@
+"""The models registry as an asset: valid entries become `predictions` partitions."""
+
+import dagster as dg
+import pandas as pd
+
+from mtavg_assets.parquet_io import write_parquet
+from mtavg_assets.registry import load_registry
+from mtavg_assets.resources import MtavgData
+
+models_partitions = dg.DynamicPartitionsDefinition(name="models")
+REGISTRY_COLUMNS = [
+    "name",
+    "provider",
+    "model",
+    "media",
+    "media_recipe",
+    "prompt_version",
+    "api_key_env",
+    "concurrency",
+    "valid",
+    "reason",
+]
+
+
+def registry_frame(load) -> pd.DataFrame:
+    """Valid and invalid entries side by side; key *names* only, never key values."""
+    rows = [
+        {
+            "name": e.name,
+            "provider": e.provider,
+            "model": e.model,
+            "media": e.media,
+            "media_recipe": e.media_recipe,
+            "prompt_version": e.prompt_version,
+            "api_key_env": e.api_key_env,
+            "concurrency": e.concurrency,
+            "valid": True,
+            "reason": None,
+        }
+        for e in load.entries
+    ]
+    rows += [{"name": bad["name"], "valid": False, "reason": bad["reason"]} for bad in load.invalid]
+    return pd.DataFrame(rows, columns=REGISTRY_COLUMNS)
+
+
+def sync_model_partitions(instance: dg.DagsterInstance, names: list[str]) -> list[str]:
+    """Add a partition for every registered model not yet known; return the added names."""
+    known = set(instance.get_dynamic_partitions(models_partitions.name))
+    new = [n for n in names if n not in known]
+    if new:
+        instance.add_dynamic_partitions(models_partitions.name, new)
+    return new
+
+
+@dg.asset(
+    group_name="evaluation",
+    kinds={"yaml", "parquet"},
+    description="Entries of data/models.yaml, validated one by one; invalid entries are kept with their reason.",
+)
+def model_registry(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.MaterializeResult:
+    layout = mtavg.layout
+    load = load_registry(layout.models_file)
+    frame = registry_frame(load)
+    write_parquet(frame, layout.derived("model_registry"))
+    for bad in load.invalid:
+        context.log.error(f"models.yaml entry {bad['index']} ({bad['name']}): {bad['reason']}")
+    added = sync_model_partitions(context.instance, [e.name for e in load.entries])
+    return dg.MaterializeResult(
+        metadata={
+            "valid": len(load.entries),
+            "invalid": len(load.invalid),
+            "partitions_added": ", ".join(added) or "none",
+            "registry": dg.MetadataValue.md(frame.drop(columns=["api_key_env"]).to_markdown(index=False)),
+        }
+    )

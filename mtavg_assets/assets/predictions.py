@@ -1,0 +1,119 @@
+"""Predictions: one partition per registered model, incremental and crash-safe."""
+
+import asyncio
+import json
+import os
+import time
+
+import dagster as dg
+
+from mtavg_assets.assets.clips import clip_media
+from mtavg_assets.assets.models import model_registry, models_partitions
+from mtavg_assets.evaluators.factory import build_evaluator
+from mtavg_assets.parquet_io import read_parquet
+from mtavg_assets.predictions.runner import CELL_MODES, Progress, evaluate_cells, select_cells
+from mtavg_assets.predictions.store import PredictionStore
+from mtavg_assets.registry import load_registry
+from mtavg_assets.resources import MtavgData
+from mtavg_assets.settings import DataLayout
+
+
+class PredictionsConfig(dg.Config):
+    mode: str = "missing"  # missing | failed | missing_and_failed
+    budget_usd: float | None = None  # stop scheduling new cells once spent (overrides the entry's)
+
+
+def media_lookup(layout: DataLayout, recipe: str):
+    """Map an instance to the derived media of its clips for a recipe (empty for offline models)."""
+    if recipe == "none" or not layout.derived("clip_media").exists():
+        return lambda inst: []
+    media = read_parquet(layout.derived("clip_media"))
+    media = media[media["recipe"] == recipe]
+    by_sha = {
+        row.sha256: {
+            **json.loads(row.files),
+            "frames_count": row.frames,
+            "fps": row.fps,
+            "resolution": row.resolution,
+            "has_audio": row.has_audio,
+            "sha256": row.sha256,
+        }
+        for row in media.itertuples()
+    }
+    return lambda inst: [by_sha[sha] for sha in inst["clip_sha256s"] if sha in by_sha]
+
+
+def progress_logger(log, every_s: float = 10.0):
+    last = {"t": 0.0}
+
+    def report(p: Progress) -> None:
+        now = time.monotonic()
+        if p.done == p.total or now - last["t"] >= every_s:
+            last["t"] = now
+            eta = f"{p.eta_s:.0f}s" if p.eta_s is not None else "?"
+            log.info(f"progress {p.done}/{p.total} errors={p.errors} rate={p.rate:.1f}/s eta={eta}")
+
+    return report
+
+
+@dg.asset(
+    partitions_def=models_partitions,
+    group_name="evaluation",
+    kinds={"python", "parquet"},
+    deps=["validated_qa", clip_media, model_registry],
+    code_version="predictions-1",
+    description="Answers of one registered model to every validated instance; only cells not yet answered "
+    "under the current cache key are asked. Each answer is journaled on arrival.",
+)
+def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mtavg: MtavgData) -> dg.MaterializeResult:
+    if config.mode not in CELL_MODES:
+        raise dg.Failure(f"mode must be one of {CELL_MODES}")
+    layout = mtavg.layout
+    name = context.partition_key
+    load = load_registry(layout.models_file)
+    entry = next((e for e in load.entries if e.name == name), None)
+    if entry is None:
+        reason = next((b["reason"] for b in load.invalid if b["name"] == name), "not in models.yaml")
+        raise dg.Failure(f"model {name!r} cannot run: {reason}", allow_retries=False)
+    if entry.api_key_env and not os.environ.get(entry.api_key_env):
+        raise dg.Failure(
+            f"model {name!r} needs its API key: set the environment variable {entry.api_key_env}", allow_retries=False
+        )
+    instances = read_parquet(layout.derived("validated_qa"))
+    store = PredictionStore(layout, name)
+    cells, answered = select_cells(instances, store.load(), entry, config.mode)
+    context.log.info(f"{name}: {len(instances)} instances, {answered} already answered, {len(cells)} to ask")
+    evaluator = build_evaluator(entry, instances)
+    summary = asyncio.run(
+        evaluate_cells(
+            evaluator,
+            cells,
+            store,
+            media_lookup(layout, entry.media_recipe),
+            budget_usd=config.budget_usd if config.budget_usd is not None else entry.budget_usd,
+            progress=progress_logger(context.log),
+        )
+    )
+    rows = store.compact()
+    current = rows[rows["instance_id"].isin(instances["instance_id"])]
+    status_counts = current["status"].value_counts().to_dict()
+    if summary.budget_stopped:
+        context.log.warning(f"{name}: budget reached after ${summary.cost_usd:.4f}; remaining cells left unasked")
+    return dg.MaterializeResult(
+        metadata={
+            "model": entry.model,
+            "provider": entry.provider,
+            "baseline": entry.offline,
+            "instances": len(instances),
+            "already_answered": answered,
+            "asked_now": len(cells),
+            "calls": summary.calls,
+            "statuses_this_run": dg.MetadataValue.json(dict(summary.statuses)),
+            "statuses_total": dg.MetadataValue.json({k: int(v) for k, v in status_counts.items()}),
+            "cost_usd_this_run": round(summary.cost_usd, 6),
+            "budget_stopped": summary.budget_stopped,
+            "wall_s": round(summary.wall_s, 3),
+            "dagster/row_count": len(rows),
+            "path": dg.MetadataValue.path(str(store.parquet_path)),
+        }
+    )

@@ -1,0 +1,138 @@
+"""QA assets: every input line, the validated instances with their rejects, and the subsets."""
+
+import hashlib
+
+import dagster as dg
+import pandas as pd
+
+from mtavg_assets.assets.clips import clip_catalog
+from mtavg_assets.parquet_io import read_parquet, write_parquet
+from mtavg_assets.qa.load import load_qa_lines
+from mtavg_assets.qa.validate import validate_qa
+from mtavg_assets.resources import MtavgData
+
+
+@dg.asset(
+    group_name="qa",
+    kinds={"parquet"},
+    description="Every non-blank line of data/qa/*.jsonl, parsed or with its parse error; nothing dropped.",
+)
+def qa_instances(mtavg: MtavgData) -> dg.MaterializeResult:
+    layout = mtavg.layout
+    lines = load_qa_lines(layout.qa_dir)
+    write_parquet(lines, layout.derived("qa_instances"))
+    per_file = lines.groupby("source_file").size().rename("lines").reset_index()
+    return dg.MaterializeResult(
+        metadata={
+            "lines": len(lines),
+            "malformed": int(lines["parse_error"].notna().sum()),
+            "files": dg.MetadataValue.md(per_file.to_markdown(index=False) if len(per_file) else "no QA files"),
+            "dagster/row_count": len(lines),
+        }
+    )
+
+
+@dg.multi_asset(
+    group_name="qa",
+    specs=[
+        dg.AssetSpec(
+            "validated_qa",
+            deps=[qa_instances, clip_catalog],
+            kinds={"parquet"},
+            description="QA instances that passed schema, taxonomy and referential checks.",
+        ),
+        dg.AssetSpec(
+            "qa_rejects",
+            deps=[qa_instances, clip_catalog],
+            kinds={"parquet"},
+            description="Rejected QA lines with the reason; valid + rejected == input, always.",
+        ),
+    ],
+)
+def validated_qa_and_rejects(context: dg.AssetExecutionContext, mtavg: MtavgData):
+    layout = mtavg.layout
+    taxonomy = mtavg.taxonomy()
+    lines = read_parquet(layout.derived("qa_instances"))
+    result = validate_qa(
+        lines, read_parquet(layout.derived("clip_catalog")), read_parquet(layout.derived("clip_rejects")), taxonomy
+    )
+    write_parquet(result.valid, layout.derived("validated_qa"))
+    write_parquet(result.rejects, layout.derived("qa_rejects"))
+    for reject in result.rejects.itertuples():
+        context.log.warning(f"QA rejected {reject.source_file}:{reject.line_no}: {reject.reason}")
+    by_type = result.valid.groupby(["subset", "question_type"]).size().rename("instances").reset_index()
+    reasons = result.rejects["reason"].str.replace(r"'[^']*'", "'…'", regex=True).value_counts()
+    yield dg.MaterializeResult(
+        asset_key="validated_qa",
+        metadata={
+            "input_lines": len(lines),
+            "valid": len(result.valid),
+            "rejected": len(result.rejects),
+            "taxonomy_version": taxonomy.version,
+            "by_subset_and_type": dg.MetadataValue.md(by_type.to_markdown(index=False) if len(by_type) else "none"),
+            "dagster/row_count": len(result.valid),
+        },
+        data_version=dg.DataVersion(_content_fingerprint(result.valid)),
+    )
+    yield dg.MaterializeResult(
+        asset_key="qa_rejects",
+        metadata={
+            "rejected": len(result.rejects),
+            "reasons": dg.MetadataValue.md(
+                reasons.rename_axis("reason").reset_index(name="lines").to_markdown(index=False)
+                if len(reasons)
+                else "none"
+            ),
+            "dagster/row_count": len(result.rejects),
+        },
+    )
+
+
+def _content_fingerprint(valid: pd.DataFrame) -> str:
+    return hashlib.sha256("\n".join(sorted(valid["content_hash"])).encode()).hexdigest()[:16]
+
+
+@dg.asset_check(
+    asset="validated_qa",
+    blocking=True,
+    description="valid + rejected == input lines (nothing lost, nothing counted twice).",
+)
+def qa_counts_reconcile(mtavg: MtavgData) -> dg.AssetCheckResult:
+    layout = mtavg.layout
+    lines = read_parquet(layout.derived("qa_instances"))
+    valid, rejects = read_parquet(layout.derived("validated_qa")), read_parquet(layout.derived("qa_rejects"))
+    return dg.AssetCheckResult(
+        passed=len(valid) + len(rejects) == len(lines),
+        metadata={"input_lines": len(lines), "valid": len(valid), "rejected": len(rejects)},
+    )
+
+
+@dg.asset_check(
+    asset="validated_qa",
+    blocking=True,
+    description="Great Expectations suite over validated QA; failure blocks evaluation.",
+)
+def qa_expectations(mtavg: MtavgData) -> dg.AssetCheckResult:
+    from mtavg_assets.qa.expectations import run_qa_suite
+
+    outcome = run_qa_suite(read_parquet(mtavg.layout.derived("validated_qa")), mtavg.taxonomy())
+    return dg.AssetCheckResult(
+        passed=outcome.success,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"expectations": outcome.evaluated, "failed": ", ".join(outcome.failed) or "none"},
+    )
+
+
+@dg.asset(
+    group_name="qa",
+    kinds={"parquet"},
+    deps=["validated_qa"],
+    description="Subset membership (core, short_drama, temporal_localization) of validated instances.",
+)
+def qa_subsets(mtavg: MtavgData) -> dg.MaterializeResult:
+    layout = mtavg.layout
+    valid = read_parquet(layout.derived("validated_qa"))
+    subsets = valid[["subset", "instance_id", "question_type", "dimension", "category"]]
+    write_parquet(subsets, layout.derived("qa_subsets"))
+    counts = subsets.groupby("subset").size()
+    return dg.MaterializeResult(metadata={f"{name}_instances": int(n) for name, n in counts.items()})

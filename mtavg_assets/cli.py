@@ -1,0 +1,88 @@
+"""Command line: `python -m mtavg_assets demo` runs the main job on the embedded default benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import dagster as dg
+
+from mtavg_assets.settings import DataLayout, configured_data_dir
+
+
+def _instance() -> dg.DagsterInstance:
+    """The persistent instance under DAGSTER_HOME (so `dagster dev` shows these runs), else ephemeral."""
+    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+
+
+def ensure_demo_data(layout: DataLayout, episodes: int, regenerate: bool) -> None:
+    from mtavg_assets.demo.generate import generate_demo
+
+    if layout.clip_manifest.exists() and not regenerate:
+        print(f"demo benchmark present in {layout.root} (use --regenerate to rebuild it)")
+        return
+    started = time.monotonic()
+    summary = generate_demo(layout, n_episodes=episodes)
+    print(
+        f"generated demo benchmark: {summary.clips} clips, {summary.episodes} episodes, "
+        f"{summary.qa_instances} QA instances in {time.monotonic() - started:.1f}s"
+    )
+
+
+def run_pipeline(layout: DataLayout, instance: dg.DagsterInstance) -> int:
+    """Prepare the benchmark, evaluate every runnable model partition, build metrics. Returns failures."""
+    from mtavg_assets.definitions import build_definitions
+    from mtavg_assets.registry import load_registry
+
+    defs = build_definitions(str(layout.root))
+    prepare = defs.resolve_job_def("prepare_benchmark").execute_in_process(instance=instance, raise_on_error=False)
+    if not prepare.success:
+        print("preparing the benchmark failed; see the run log above", file=sys.stderr)
+        return 1
+    load = load_registry(layout.models_file)
+    for bad in load.invalid:
+        print(f"models.yaml entry {bad['index']} ({bad['name']}) ignored: {bad['reason']}", file=sys.stderr)
+    failures = 0
+    evaluate = defs.resolve_job_def("evaluate_model")
+    for entry in load.entries:
+        if entry.api_key_env and not os.environ.get(entry.api_key_env):
+            print(f"skipped {entry.name}: set {entry.api_key_env} to evaluate it")
+            continue
+        result = evaluate.execute_in_process(partition_key=entry.name, instance=instance, raise_on_error=False)
+        if not result.success:
+            failures += 1
+            print(f"evaluation of {entry.name} failed; see the run log", file=sys.stderr)
+    metrics = defs.resolve_job_def("build_metrics").execute_in_process(instance=instance, raise_on_error=False)
+    return failures + (0 if metrics.success else 1)
+
+
+def print_leaderboard(layout: DataLayout) -> None:
+    from mtavg_assets.metrics.build import read_table
+
+    board = read_table(layout, "leaderboard")
+    print("\nMTAVG-Bench leaderboard (baseline = offline reference, not a model)")
+    print(board.to_markdown(index=False))
+    print(f"\nDuckDB: {layout.duckdb_file}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mtavg", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="generate/load the demo benchmark, evaluate, build metrics, print leaderboard")
+    demo.add_argument("--episodes", type=int, default=16, help="demo size: episodes of 3 clips each")
+    demo.add_argument("--regenerate", action="store_true", help="re-render the demo benchmark")
+    sub.add_parser("leaderboard", help="print the leaderboard from the DuckDB file")
+    args = parser.parse_args(argv)
+    layout = DataLayout(configured_data_dir())
+    if args.command == "leaderboard":
+        print_leaderboard(layout)
+        return 0
+    started = time.monotonic()
+    ensure_demo_data(layout, args.episodes, args.regenerate)
+    failures = run_pipeline(layout, _instance())
+    if layout.duckdb_file.exists():
+        print_leaderboard(layout)
+    print(f"main job finished in {time.monotonic() - started:.1f}s with {failures} failed step(s)")
+    return 1 if failures else 0

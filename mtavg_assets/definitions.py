@@ -1,0 +1,39 @@
+"""Dagster definitions: assets, checks, jobs and resources of the MTAVG-Bench pipeline."""
+
+import dagster as dg
+
+from mtavg_assets.assets import clips, metrics, models, predictions, qa
+from mtavg_assets.resources import MtavgData
+
+ALL_ASSETS = dg.load_assets_from_modules([clips, qa, models, predictions, metrics])
+ALL_CHECKS = dg.load_asset_checks_from_modules([clips, qa, models, predictions, metrics])
+
+prepare_benchmark_job = dg.define_asset_job(
+    "prepare_benchmark",
+    selection=dg.AssetSelection.groups("clips", "qa") | dg.AssetSelection.assets("model_registry"),
+    description="Catalog clips, validate QA, load the models registry and derive evaluator media.",
+)
+evaluate_model_job = dg.define_asset_job(
+    "evaluate_model",
+    selection=dg.AssetSelection.assets("predictions"),
+    partitions_def=models.models_partitions,
+    description="Evaluate one model partition (only unanswered cells).",
+)
+build_metrics_job = dg.define_asset_job(
+    "build_metrics",
+    selection=dg.AssetSelection.groups("metrics"),
+    description="Rebuild the DuckDB metric tables and the leaderboard.",
+)
+
+
+def build_definitions(data_dir: str | None = None) -> dg.Definitions:
+    """The project's definitions; `data_dir` overrides MTAVG_DATA_DIR (tests, one-off runs)."""
+    return dg.Definitions(
+        assets=ALL_ASSETS,
+        asset_checks=ALL_CHECKS,
+        jobs=[prepare_benchmark_job, evaluate_model_job, build_metrics_job],
+        resources={"mtavg": MtavgData(data_dir=data_dir) if data_dir else MtavgData()},
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,1 @@
+"""Synthetic demo benchmark: rendered multi-talker clips with injected, known failures."""

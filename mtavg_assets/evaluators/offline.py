@@ -1,0 +1,65 @@
+"""Offline baselines. They never see media; reports label them as baselines.
+
+- random: uniform over options, uniform span inside the clip; seeded per (seed, instance) so the
+  answer to an instance does not depend on run order.
+- prior: majority gold letter per question type and mean gold span (the answer-key prior), the
+  score a model gets by exploiting answer imbalance alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import string
+from collections import Counter
+
+import pandas as pd
+
+from mtavg_assets.evaluators.base import EvalReply, EvalRequest
+from mtavg_assets.registry import ModelEntry
+
+
+def _rng(seed: int, instance_id: str) -> random.Random:
+    digest = hashlib.sha256(f"{seed}:{instance_id}".encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+class RandomEvaluator:
+    honest_baseline = True
+
+    def __init__(self, entry: ModelEntry):
+        self.entry = entry
+
+    async def answer(self, request: EvalRequest) -> EvalReply:
+        inst = request.instance
+        rng = _rng(self.entry.seed, inst["instance_id"])
+        if inst["question_type"] == "temporal":
+            duration = float(inst["clip_duration_s"])
+            a, b = sorted((rng.uniform(0, duration), rng.uniform(0, duration)))
+            return EvalReply(f"{a:.2f}-{b:.2f}", received={"modalities": "none"})
+        letter = string.ascii_uppercase[rng.randrange(len(inst["options"]))]
+        return EvalReply(letter, received={"modalities": "none"})
+
+
+class PriorEvaluator:
+    honest_baseline = True
+
+    def __init__(self, entry: ModelEntry, instances: pd.DataFrame):
+        self.entry = entry
+        choice = instances[instances["answer"].notna()]
+        self.majority = {
+            qtype: sorted(Counter(group["answer"]).items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+            for qtype, group in choice.groupby("question_type")
+        }
+        spans = instances[instances["answer_span_start"].notna()]
+        self.mean_span = (
+            (float(spans["answer_span_start"].mean()), float(spans["answer_span_end"].mean())) if len(spans) else None
+        )
+
+    async def answer(self, request: EvalRequest) -> EvalReply:
+        inst = request.instance
+        if inst["question_type"] == "temporal":
+            if self.mean_span is None:
+                return EvalReply(None, received={"modalities": "none"})
+            return EvalReply(f"{self.mean_span[0]:.2f}-{self.mean_span[1]:.2f}", received={"modalities": "none"})
+        return EvalReply(self.majority.get(inst["question_type"]), received={"modalities": "none"})

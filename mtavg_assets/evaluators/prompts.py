@@ -1,0 +1,52 @@
+"""Versioned prompt templates per question type. The version is part of every cache key:
+change a template, bump its version, and only the cells of that version are re-asked."""
+
+from __future__ import annotations
+
+import string
+
+PROMPTS: dict[str, dict[str, str]] = {
+    "v1": {
+        "mcq": (
+            "You are an expert film critic judging a generated multi-speaker short drama clip.\n"
+            "{question}\n{options}\n"
+            'Answer with the letter of one option only, as JSON: {{"answer": "<letter>"}}.'
+        ),
+        "yes_no": (
+            "You are an expert film critic judging a generated multi-speaker short drama clip.\n"
+            "{question}\n{options}\n"
+            'Answer with the letter of one option only, as JSON: {{"answer": "<letter>"}}.'
+        ),
+        "temporal": (
+            "You are an expert film critic judging a generated multi-speaker short drama clip "
+            "({duration:.1f} seconds long).\n{question}\n"
+            'Answer as JSON with times in seconds from the start of the clip: {{"start": <s>, "end": <s>}}.'
+        ),
+        "drama": (
+            "You are an expert film critic judging a generated short drama made of {n_clips} clips, "
+            "shown in order.\n{question}\n{options}\n"
+            'Answer with the letter of one option only, as JSON: {{"answer": "<letter>"}}.'
+        ),
+    }
+}
+
+
+class UnknownPromptVersion(KeyError):
+    pass
+
+
+def format_options(options: list[str] | None) -> str:
+    return "\n".join(f"{string.ascii_uppercase[i]}. {o}" for i, o in enumerate(options or []))
+
+
+def render_prompt(version: str, instance: dict) -> str:
+    """The text sent to an evaluator for one instance."""
+    if version not in PROMPTS:
+        raise UnknownPromptVersion(f"unknown prompt_version {version!r}; known: {sorted(PROMPTS)}")
+    template = PROMPTS[version][instance["question_type"]]
+    return template.format(
+        question=instance["question"],
+        options=format_options(instance.get("options")),
+        duration=float(instance.get("clip_duration_s") or 0.0),
+        n_clips=int(instance.get("n_clips") or 1),
+    )

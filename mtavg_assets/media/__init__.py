@@ -1,0 +1,1 @@
+"""Clip inspection (ffprobe) and derived media inputs for evaluators."""

@@ -1,0 +1,148 @@
+"""Clip catalog: ffprobe facts and content hashes for every manifest entry, rejects with reasons."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import ffmpeg
+import pandas as pd
+
+from mtavg_assets.jsonl import read_jsonl
+
+CATALOG_COLUMNS = [
+    "clip_id",
+    "path",
+    "generator",
+    "prompt",
+    "n_speakers",
+    "meta",
+    "duration_s",
+    "fps",
+    "width",
+    "height",
+    "video_codec",
+    "audio_codec",
+    "audio_streams",
+    "sample_rate",
+    "size_bytes",
+    "sha256",
+]
+REJECT_COLUMNS = ["clip_id", "path", "line_no", "reason"]
+
+
+class ClipRejected(Exception):
+    """A clip that cannot enter the benchmark, with the reason in its message."""
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def resolve_inside(root: Path, relative: str) -> Path:
+    """The clip's absolute path, refusing any path that leaves the clips root."""
+    if not isinstance(relative, str) or not relative:
+        raise ClipRejected("missing path")
+    candidate = (root / relative).resolve()
+    if not candidate.is_relative_to(root.resolve()):
+        raise ClipRejected(f"path escapes the clips root: {relative}")
+    return candidate
+
+
+def probe_facts(path: Path) -> dict:
+    """ffprobe the file; raise ClipRejected for unreadable, empty, silent or image-less clips."""
+    if not path.is_file():
+        raise ClipRejected("file not found")
+    if path.stat().st_size == 0:
+        raise ClipRejected("empty file (0 bytes)")
+    try:
+        info = ffmpeg.probe(str(path))
+    except ffmpeg.Error as exc:
+        tail = exc.stderr.decode(errors="replace").strip().splitlines()[-1:] if exc.stderr else []
+        raise ClipRejected(f"unreadable by ffprobe: {' '.join(tail) or 'unknown error'}") from exc
+    streams = info.get("streams", [])
+    video = [s for s in streams if s.get("codec_type") == "video"]
+    audio = [s for s in streams if s.get("codec_type") == "audio"]
+    if not video:
+        raise ClipRejected("no video stream")
+    if not audio:
+        raise ClipRejected("no audio stream")
+    duration = float(info.get("format", {}).get("duration") or video[0].get("duration") or 0.0)
+    if duration <= 0:
+        raise ClipRejected("zero duration")
+    rate = video[0].get("avg_frame_rate") or video[0].get("r_frame_rate") or "0/1"
+    fps = float(Fraction(rate)) if rate != "0/0" else 0.0
+    return {
+        "duration_s": duration,
+        "fps": fps,
+        "width": int(video[0].get("width", 0)),
+        "height": int(video[0].get("height", 0)),
+        "video_codec": video[0].get("codec_name"),
+        "audio_codec": audio[0].get("codec_name"),
+        "audio_streams": len(audio),
+        "sample_rate": int(audio[0].get("sample_rate") or 0),
+        "size_bytes": path.stat().st_size,
+    }
+
+
+@dataclass(frozen=True)
+class ClipCatalog:
+    catalog: pd.DataFrame
+    rejects: pd.DataFrame
+    manifest_lines: int
+
+
+def _examine(clips_root: Path, line_no: int, record: dict) -> tuple[dict | None, dict | None]:
+    clip_id, rel = record.get("clip_id"), record.get("path")
+    try:
+        if not isinstance(clip_id, str) or not clip_id:
+            raise ClipRejected("missing clip_id")
+        path = resolve_inside(clips_root, rel)
+        facts = probe_facts(path)
+        row = {
+            "clip_id": clip_id,
+            "path": rel,
+            "generator": str(record.get("generator") or ""),
+            "prompt": str(record.get("prompt") or ""),
+            "n_speakers": int(record.get("n_speakers") or 0),
+            "meta": json.dumps(record.get("meta") or {}, sort_keys=True),
+            **facts,
+            "sha256": sha256_of(path),
+        }
+        return row, None
+    except ClipRejected as exc:
+        return None, {"clip_id": clip_id, "path": rel, "line_no": line_no, "reason": str(exc)}
+
+
+def build_catalog(clips_root: Path, manifest: Path, workers: int | None = None) -> ClipCatalog:
+    """Probe every manifest entry in parallel; each entry ends in exactly one of catalog or rejects."""
+    lines = list(read_jsonl(manifest)) if manifest.exists() else []
+    rejects = [{"clip_id": None, "path": None, "line_no": ln.line_no, "reason": ln.error} for ln in lines if ln.error]
+    good = [ln for ln in lines if ln.record is not None]
+    with ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2) * 2)) as pool:
+        results = list(pool.map(lambda ln: _examine(clips_root, ln.line_no, ln.record), good))
+    rows, seen = [], set()
+    for line, (row, reject) in zip(good, results, strict=True):
+        if reject:
+            rejects.append(reject)
+        elif row["clip_id"] in seen:
+            rejects.append(
+                {"clip_id": row["clip_id"], "path": row["path"], "line_no": line.line_no, "reason": "duplicate clip_id"}
+            )
+        else:
+            seen.add(row["clip_id"])
+            rows.append(row)
+    return ClipCatalog(
+        catalog=pd.DataFrame(rows, columns=CATALOG_COLUMNS),
+        rejects=pd.DataFrame(rejects, columns=REJECT_COLUMNS),
+        manifest_lines=len(lines),
+    )

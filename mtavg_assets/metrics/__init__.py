@@ -1,0 +1,1 @@
+"""Metric tables in DuckDB, built by one writer from the SQL files in `sql/`."""

@@ -1,0 +1,20 @@
+"""Atomic Parquet writes for derived tables (a crash never leaves a half-written file behind)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+    return path
+
+
+def read_parquet(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path)

@@ -1,0 +1,205 @@
+"""Evaluate the cells of one model that are not answered yet: async, bounded, retried, persisted."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pandas as pd
+from aiolimiter import AsyncLimiter
+from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from mtavg_assets.evaluators.base import CallTimeout, EvalReply, EvalRequest, Evaluator, EvaluatorError
+from mtavg_assets.evaluators.parsing import parse_answer
+from mtavg_assets.evaluators.prompts import render_prompt
+from mtavg_assets.predictions.cache import FINAL_STATUSES, RETRYABLE_STATUSES, cache_key
+from mtavg_assets.predictions.store import PredictionStore
+
+CELL_MODES = ("missing", "failed", "missing_and_failed")
+ProgressFn = Callable[["Progress"], None]
+
+
+@dataclass
+class Progress:
+    done: int
+    total: int
+    errors: int
+    started: float
+
+    @property
+    def rate(self) -> float:
+        elapsed = time.monotonic() - self.started
+        return self.done / elapsed if elapsed > 0 else 0.0
+
+    @property
+    def eta_s(self) -> float | None:
+        return (self.total - self.done) / self.rate if self.rate > 0 else None
+
+
+@dataclass
+class RunSummary:
+    model: str
+    instances: int
+    cached: int
+    scheduled: int
+    calls: int = 0
+    statuses: Counter = field(default_factory=Counter)
+    cost_usd: float = 0.0
+    budget_stopped: bool = False
+    wall_s: float = 0.0
+
+
+def select_cells(
+    instances: pd.DataFrame, existing: pd.DataFrame, entry, mode: str = "missing"
+) -> tuple[pd.DataFrame, int]:
+    """The instances to ask now, and how many are already answered under the current cache key."""
+    if mode not in CELL_MODES:
+        raise ValueError(f"mode must be one of {CELL_MODES}")
+    keys = instances["content_hash"].map(lambda h: cache_key(entry, h))
+    current = dict(
+        zip(existing["instance_id"], zip(existing["cache_key"], existing["status"], strict=True), strict=True)
+    )
+    todo = []
+    for iid, key in zip(instances["instance_id"], keys, strict=True):
+        prior = current.get(iid)
+        fresh = prior is not None and prior[0] == key
+        failed = fresh and prior[1] in RETRYABLE_STATUSES
+        missing = not fresh
+        todo.append(
+            (mode == "missing" and missing)
+            or (mode == "failed" and failed)
+            or (mode == "missing_and_failed" and (missing or failed))
+        )
+    selected = instances.assign(cache_key=keys.values)[todo]
+    answered = sum(
+        1
+        for iid, key in zip(instances["instance_id"], keys, strict=True)
+        if current.get(iid, (None, None))[0] == key and current[iid][1] in FINAL_STATUSES
+    )
+    return selected, answered
+
+
+def plain_record(record: dict) -> dict:
+    """Parquet list columns arrive as numpy arrays; evaluators and parsers take plain lists."""
+    return {k: (v.tolist() if hasattr(v, "tolist") and not isinstance(v, str) else v) for k, v in record.items()}
+
+
+def _cost(entry, reply: EvalReply) -> float | None:
+    price = entry.price or {}
+    if reply.input_tokens is None and reply.output_tokens is None:
+        return 0.0 if entry.offline else None
+    return (
+        (reply.input_tokens or 0) * float(price.get("input_per_mtok", 0.0))
+        + (reply.output_tokens or 0) * float(price.get("output_per_mtok", 0.0))
+    ) / 1e6
+
+
+def _wait_for(entry):
+    backoff = wait_exponential_jitter(initial=entry.retry_initial_s, max=60, jitter=entry.retry_initial_s)
+
+    def wait(state) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        delay = backoff(state)
+        after = getattr(exc, "retry_after", None)
+        return max(delay, after) if after else delay
+
+    return wait
+
+
+def _row(
+    entry, inst: dict, reply: EvalReply | None, error: EvaluatorError | None, attempts: int, latency: float
+) -> dict:
+    row = {
+        "model": entry.name,
+        "instance_id": inst["instance_id"],
+        "prompt_version": entry.prompt_version,
+        "media_recipe": entry.media_recipe,
+        "cache_key": inst["cache_key"],
+        "instance_content_hash": inst["content_hash"],
+        "attempts": attempts,
+        "latency_s": round(latency, 4),
+        "created_at": datetime.now(UTC).isoformat(),
+    }
+    if error is not None:
+        return {**row, "status": error.status, "error": f"{type(error).__name__}: {error}"[:2000]}
+    parsed = parse_answer(reply.raw_response, inst["question_type"], inst.get("options"))
+    status = "refused" if reply.refused else ("ok" if parsed.ok else "unparseable")
+    received = reply.received or {}
+    return {
+        **row,
+        "status": status,
+        "raw_response": reply.raw_response,
+        "parsed_answer": parsed.letter if status == "ok" else None,
+        "parsed_span_start": parsed.span[0] if status == "ok" and parsed.span else None,
+        "parsed_span_end": parsed.span[1] if status == "ok" and parsed.span else None,
+        "input_tokens": reply.input_tokens,
+        "output_tokens": reply.output_tokens,
+        "cost_usd": _cost(entry, reply),
+        "received_modalities": received.get("modalities"),
+        "received_frames": received.get("frames"),
+        "received_fps": received.get("fps"),
+        "received_resolution": received.get("resolution"),
+        "received_audio": received.get("audio"),
+    }
+
+
+async def evaluate_cells(
+    evaluator: Evaluator,
+    cells: pd.DataFrame,
+    store: PredictionStore,
+    media_for: Callable[[dict], list[dict]] = lambda inst: [],
+    budget_usd: float | None = None,
+    progress: ProgressFn | None = None,
+) -> RunSummary:
+    """Ask every selected cell once (with retries); each finished cell is appended to the store at once."""
+    entry = evaluator.entry
+    summary = RunSummary(entry.name, instances=len(cells), cached=0, scheduled=len(cells))
+    semaphore = asyncio.Semaphore(entry.concurrency)
+    limiter = AsyncLimiter(entry.rate_limit_rpm, 60) if entry.rate_limit_rpm else None
+    state = Progress(0, len(cells), 0, time.monotonic())
+    stop = asyncio.Event()
+
+    async def one(inst: dict) -> None:
+        async with semaphore:
+            if stop.is_set():
+                return
+            started, attempts, reply, error = time.monotonic(), 0, None, None
+            request = EvalRequest(inst, render_prompt(entry.prompt_version, inst), media_for(inst))
+            try:
+                async for attempt in AsyncRetrying(
+                    stop=stop_after_attempt(entry.max_retries + 1),
+                    wait=_wait_for(entry),
+                    retry=retry_if_exception(lambda e: isinstance(e, EvaluatorError) and e.retryable),
+                    reraise=True,
+                ):
+                    with attempt:
+                        attempts += 1
+                        summary.calls += 1
+                        if limiter:
+                            await limiter.acquire()
+                        try:
+                            reply = await asyncio.wait_for(evaluator.answer(request), timeout=entry.timeout_s)
+                        except TimeoutError as exc:
+                            raise CallTimeout(f"no answer within {entry.timeout_s}s") from exc
+            except (EvaluatorError, RetryError) as exc:
+                error = exc if isinstance(exc, EvaluatorError) else EvaluatorError(str(exc))
+            row = _row(entry, inst, reply, error, attempts, time.monotonic() - started)
+            store.append(row)
+            summary.statuses[row["status"]] += 1
+            summary.cost_usd += row.get("cost_usd") or 0.0
+            state.done += 1
+            state.errors += row["status"] in RETRYABLE_STATUSES
+            if budget_usd is not None and summary.cost_usd >= budget_usd:
+                summary.budget_stopped = True
+                stop.set()
+            if progress:
+                progress(state)
+
+    started = time.monotonic()
+    await asyncio.gather(*(one(plain_record(inst)) for inst in cells.to_dict("records")))
+    summary.wall_s = time.monotonic() - started
+    return summary

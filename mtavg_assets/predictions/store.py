@@ -1,0 +1,105 @@
+"""Per-model prediction store: an append-only journal written as each answer arrives, compacted
+into the model's Parquet file at the end of a run. A killed run loses nothing it was told."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mtavg_assets.settings import DataLayout
+
+SCHEMA = pa.schema(
+    [
+        ("model", pa.string()),
+        ("instance_id", pa.string()),
+        ("status", pa.string()),
+        ("raw_response", pa.string()),
+        ("parsed_answer", pa.string()),
+        ("parsed_span_start", pa.float64()),
+        ("parsed_span_end", pa.float64()),
+        ("prompt_version", pa.string()),
+        ("media_recipe", pa.string()),
+        ("cache_key", pa.string()),
+        ("instance_content_hash", pa.string()),
+        ("attempts", pa.int64()),
+        ("latency_s", pa.float64()),
+        ("input_tokens", pa.int64()),
+        ("output_tokens", pa.int64()),
+        ("cost_usd", pa.float64()),
+        ("error", pa.string()),
+        ("created_at", pa.string()),
+        ("received_modalities", pa.string()),
+        ("received_frames", pa.int64()),
+        ("received_fps", pa.float64()),
+        ("received_resolution", pa.string()),
+        ("received_audio", pa.bool_()),
+    ]
+)
+COLUMNS = SCHEMA.names
+
+
+class PredictionStore:
+    def __init__(self, layout: DataLayout, model: str):
+        self.model = model
+        self.parquet_path = layout.predictions_file(model)
+        self.journal_path = layout.journal_file(model)
+        self._journal = None
+
+    def load(self) -> pd.DataFrame:
+        """Latest row per instance from the Parquet file and any journal left by an earlier run."""
+        frames = []
+        if self.parquet_path.exists():
+            frames.append(pq.read_table(self.parquet_path).to_pandas())
+        journal = self._read_journal()
+        if journal:
+            frames.append(pd.DataFrame(journal, columns=COLUMNS))
+        if not frames:
+            return pd.DataFrame(columns=COLUMNS)
+        rows = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else frames[0]
+        return rows.drop_duplicates("instance_id", keep="last").reset_index(drop=True)
+
+    def _read_journal(self) -> list[dict]:
+        if not self.journal_path.exists():
+            return []
+        rows = []
+        with self.journal_path.open() as fh:
+            for text in fh:
+                try:
+                    rows.append(json.loads(text))
+                except json.JSONDecodeError:
+                    continue  # a line cut short by a kill: that cell was never complete
+        return rows
+
+    def append(self, row: dict) -> None:
+        """Persist one answered cell now (flushed to the OS before the next cell is recorded)."""
+        if self._journal is None:
+            self.journal_path.parent.mkdir(parents=True, exist_ok=True)
+            self._journal = self.journal_path.open("a")
+        self._journal.write(json.dumps({c: row.get(c) for c in COLUMNS}) + "\n")
+        self._journal.flush()
+
+    def compact(self) -> pd.DataFrame:
+        """Fold the journal into Parquet atomically, then drop the journal."""
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+        rows = self.load()
+        self.parquet_path.parent.mkdir(parents=True, exist_ok=True)
+        table = pa.Table.from_pandas(rows.reindex(columns=COLUMNS), schema=SCHEMA, preserve_index=False)
+        tmp = self.parquet_path.with_suffix(".parquet.tmp")
+        pq.write_table(table, tmp)
+        os.replace(tmp, self.parquet_path)
+        self.journal_path.unlink(missing_ok=True)
+        return rows
+
+
+def read_all_predictions(predictions_dir: Path) -> pd.DataFrame:
+    files = sorted(Path(predictions_dir).glob("*/predictions.parquet"))
+    if not files:
+        return pd.DataFrame(columns=COLUMNS)
+    return pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)

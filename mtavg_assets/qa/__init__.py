@@ -1,0 +1,1 @@
+"""QA instances: loading, validation with reasons, and the Great Expectations suite."""

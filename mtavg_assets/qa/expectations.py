@@ -1,0 +1,81 @@
+"""Great Expectations 1.x suite over validated QA, run inside an asset check.
+
+Imported lazily by the check (great_expectations takes seconds to import).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from mtavg_assets.taxonomy import QUESTION_TYPES, SUBSETS, Taxonomy
+
+SCALAR_COLUMNS = [
+    "instance_id",
+    "subset",
+    "question_type",
+    "dimension",
+    "category",
+    "question",
+    "answer",
+    "n_options",
+    "n_clips",
+    "answer_span_start",
+    "answer_span_end",
+    "clip_duration_s",
+]
+
+
+@dataclass(frozen=True)
+class SuiteOutcome:
+    success: bool
+    evaluated: int
+    failed: list[str]
+
+
+def build_suite(taxonomy: Taxonomy):
+    import great_expectations as gx
+
+    e = gx.expectations
+    suite = gx.ExpectationSuite(name="validated_qa")
+    for expectation in (
+        e.ExpectColumnValuesToNotBeNull(column="instance_id"),
+        e.ExpectColumnValuesToBeUnique(column="instance_id"),
+        e.ExpectColumnValuesToBeInSet(column="question_type", value_set=list(QUESTION_TYPES)),
+        e.ExpectColumnValuesToBeInSet(column="subset", value_set=list(SUBSETS)),
+        e.ExpectColumnValuesToBeInSet(column="dimension", value_set=list(taxonomy.dimensions)),
+        e.ExpectColumnValuesToBeInSet(column="category", value_set=list(taxonomy.categories)),
+        e.ExpectColumnValueLengthsToBeBetween(column="question", min_value=1),
+        e.ExpectColumnValuesToMatchRegex(column="answer", regex=r"^[A-Z]$"),  # nulls (temporal) are skipped
+        e.ExpectColumnValuesToBeBetween(column="n_options", min_value=2, max_value=26),
+        e.ExpectColumnValuesToBeBetween(column="n_clips", min_value=1),
+        e.ExpectColumnValuesToBeBetween(column="answer_span_start", min_value=0),
+        e.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="answer_span_end", column_B="answer_span_start", ignore_row_if="either_value_is_missing"
+        ),
+    ):
+        suite.add_expectation(expectation)
+    return suite
+
+
+def _column_of(kwargs: dict) -> str:
+    return str(kwargs.get("column") or kwargs.get("column_A"))
+
+
+def run_qa_suite(valid: pd.DataFrame, taxonomy: Taxonomy) -> SuiteOutcome:
+    """Validate the scalar columns of validated QA with an ephemeral GX context."""
+    import great_expectations as gx
+
+    context = gx.get_context(mode="ephemeral")
+    asset = context.data_sources.add_pandas("mtavg").add_dataframe_asset("validated_qa")
+    batch = asset.add_batch_definition_whole_dataframe("all").get_batch(
+        batch_parameters={"dataframe": valid[SCALAR_COLUMNS].copy()}
+    )
+    result = batch.validate(build_suite(taxonomy))
+    failed = [
+        f"{r.expectation_config.type}({_column_of(r.expectation_config.kwargs)})"
+        for r in result.results
+        if not r.success
+    ]
+    return SuiteOutcome(success=bool(result.success), evaluated=len(result.results), failed=failed)

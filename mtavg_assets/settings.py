@@ -1,0 +1,69 @@
+"""Where mtavg reads and writes: one data directory, chosen by configuration, never by code."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = REPO_ROOT / "data"
+SQL_DIR = REPO_ROOT / "sql"
+
+
+def configured_data_dir() -> Path:
+    """The data directory: `MTAVG_DATA_DIR` if set, else the repository's `data/`."""
+    return Path(os.environ.get("MTAVG_DATA_DIR", str(DEFAULT_DATA_DIR))).resolve()
+
+
+@dataclass(frozen=True)
+class DataLayout:
+    """Every path of the data contracts, derived from one root."""
+
+    root: Path
+
+    @property
+    def clips_dir(self) -> Path:
+        return self.root / "clips"
+
+    @property
+    def clip_manifest(self) -> Path:
+        return self.clips_dir / "manifest.jsonl"
+
+    @property
+    def qa_dir(self) -> Path:
+        return self.root / "qa"
+
+    @property
+    def models_file(self) -> Path:
+        return self.root / "models.yaml"
+
+    @property
+    def taxonomy_file(self) -> Path:
+        own = self.root / "taxonomy.yaml"
+        return own if own.exists() else DEFAULT_DATA_DIR / "taxonomy.yaml"
+
+    @property
+    def derived_dir(self) -> Path:
+        return self.root / "derived"
+
+    def derived(self, name: str) -> Path:
+        return self.derived_dir / f"{name}.parquet"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.root / "media"
+
+    @property
+    def predictions_dir(self) -> Path:
+        return self.root / "predictions"
+
+    def predictions_file(self, model: str) -> Path:
+        return self.predictions_dir / model / "predictions.parquet"
+
+    def journal_file(self, model: str) -> Path:
+        return self.predictions_dir / model / "journal.jsonl"
+
+    @property
+    def duckdb_file(self) -> Path:
+        return self.root / "mtavg.duckdb"

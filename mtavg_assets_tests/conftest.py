@@ -1,0 +1,85 @@
+"""Shared fixtures: a small rendered demo benchmark and a way to run the Dagster jobs on it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from mtavg_assets.settings import DEFAULT_DATA_DIR, DataLayout
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+OFFLINE_MODELS = """models:
+  - name: random
+    provider: random
+    seed: 7
+  - name: prior
+    provider: prior
+"""
+
+
+def new_layout(root: Path, models_yaml: str = OFFLINE_MODELS) -> DataLayout:
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(DEFAULT_DATA_DIR / "taxonomy.yaml", root / "taxonomy.yaml")
+    (root / "models.yaml").write_text(models_yaml)
+    return DataLayout(root)
+
+
+@pytest.fixture(scope="session")
+def demo_source(tmp_path_factory) -> DataLayout:
+    """Rendered once per session: 4 episodes (12 clips); tests copy it before changing anything."""
+    from mtavg_assets.demo.generate import generate_demo
+
+    layout = new_layout(tmp_path_factory.mktemp("demo_source"))
+    generate_demo(layout, n_episodes=4, seed=11)
+    return layout
+
+
+@pytest.fixture
+def demo_layout(demo_source: DataLayout, tmp_path: Path) -> DataLayout:
+    """A private copy of the demo benchmark that a test may modify."""
+    target = tmp_path / "data"
+    shutil.copytree(demo_source.root, target)
+    return DataLayout(target)
+
+
+class PipelineRunner:
+    """Runs the project's jobs against one data directory on an ephemeral instance."""
+
+    def __init__(self, layout: DataLayout):
+        from mtavg_assets.definitions import build_definitions
+
+        self.layout = layout
+        self.defs = build_definitions(str(layout.root))
+        self.instance = dg.DagsterInstance.ephemeral()
+
+    def run(self, job: str, partition_key: str | None = None, run_config: dict | None = None):
+        return self.defs.resolve_job_def(job).execute_in_process(
+            instance=self.instance, partition_key=partition_key, run_config=run_config, raise_on_error=False
+        )
+
+    def materializations(self, result, asset: str) -> list[dict]:
+        return [
+            {k: v.value for k, v in event.materialization.metadata.items()}
+            for event in result.get_asset_materialization_events()
+            if event.asset_key == dg.AssetKey(asset)
+        ]
+
+    def run_all(self, models: list[str]) -> dict:
+        assert self.run("prepare_benchmark").success
+        metadata = {}
+        for model in models:
+            result = self.run("evaluate_model", partition_key=model)
+            assert result.success, model
+            metadata[model] = self.materializations(result, "predictions")[0]
+        assert self.run("build_metrics").success
+        return metadata
+
+
+@pytest.fixture
+def pipeline(demo_layout: DataLayout) -> PipelineRunner:
+    return PipelineRunner(demo_layout)

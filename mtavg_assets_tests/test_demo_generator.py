@@ -1,0 +1,83 @@
+"""The demo generator's ground truth is really in the rendered files, measured with ffmpeg."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+
+import ffmpeg
+import pytest
+
+from mtavg_assets.demo.render import FPS, HEAD_Y, MOUTH_BOX, render_clip
+from mtavg_assets.demo.script import CHARACTERS, LIP_OFFSET_S, SIDE_X, Character, make_script
+from mtavg_assets.jsonl import read_jsonl
+from mtavg_assets.taxonomy import QUESTION_TYPES, REQUIRED_DIMENSIONS, SUBSETS
+
+CAST = [Character(n, c, v, i) for i, (n, c, v) in enumerate(CHARACTERS[:2])]
+
+
+def voice_onsets(path, hz: float) -> list[float]:
+    """Times where the voice band at `hz` becomes loud (ffmpeg bandpass + silencedetect)."""
+    _, err = (
+        ffmpeg.input(str(path))
+        .audio.filter("bandpass", f=hz, width_type="h", width=25)
+        .filter("silencedetect", noise="-32dB", d=0.15)
+        .output("-", format="null")
+        .run(capture_stdout=True, capture_stderr=True)
+    )
+    return [float(t) for t in re.findall(r"silence_end: ([0-9.]+)", err.decode())]
+
+
+def mouth_open_frames(path, x: int) -> list[int]:
+    """Frame indices where the mouth region of the character at x is dark (mouth open)."""
+    mx, my, mw, mh = MOUTH_BOX
+    top = HEAD_Y[0] + my
+    out, _ = (
+        ffmpeg.input(str(path))
+        .video.filter("crop", mw, HEAD_Y[1] - HEAD_Y[0] + mh, x + mx, top)
+        .filter("scale", 1, 1)
+        .output("-", format="rawvideo", pix_fmt="gray")
+        .run(capture_stdout=True, capture_stderr=True)
+    )
+    return [i for i, luma in enumerate(out) if luma < 140]
+
+
+@pytest.mark.parametrize("kind, expected_shift", [("lip_offset", LIP_OFFSET_S), (None, 0.0)])
+def test_injected_lip_offset_is_in_the_file(tmp_path, kind, expected_shift):
+    script = make_script(random.Random(3), "clip", "ep", 0, "gen", CAST, "cheerful", kind)
+    target = next(ln for ln in script.lines if ln.audio_shift) if kind else script.lines[1]
+    path = tmp_path / "clip.mp4"
+    render_clip(script, path)
+
+    frames = [f for f in mouth_open_frames(path, SIDE_X[CAST[target.speaker].side]) if f / FPS >= target.start - 0.05]
+    mouth_onset = frames[0] / FPS
+    onsets = [t for t in voice_onsets(path, CAST[target.voice].voice_hz) if t >= target.start - 0.2]
+    measured_shift = onsets[0] - mouth_onset
+    assert abs(mouth_onset - target.start) <= 1.5 / FPS
+    assert measured_shift == pytest.approx(expected_shift, abs=0.12)
+
+
+def test_demo_covers_every_dimension_question_type_and_subset(demo_source):
+    rows = [ln.record for path in sorted(demo_source.qa_dir.glob("*.jsonl")) for ln in read_jsonl(path)]
+    assert {r["question_type"] for r in rows} == set(QUESTION_TYPES)
+    assert {r["subset"] for r in rows} == set(SUBSETS)
+    assert {r["dimension"] for r in rows} >= set(REQUIRED_DIMENSIONS)
+    assert any(r["meta"]["control"] for r in rows) and any(not r["meta"]["control"] for r in rows)
+    for r in rows:
+        if r["question_type"] == "temporal":
+            assert 0 <= r["answer_span"][0] < r["answer_span"][1]
+        else:
+            assert r["answer"] in "ABCDEFGH"[: len(r["options"])]
+
+
+def test_generation_is_deterministic_from_the_seed(tmp_path, demo_source):
+    from mtavg_assets.demo.generate import generate_demo
+    from mtavg_assets_tests.conftest import new_layout
+
+    again = new_layout(tmp_path / "again")
+    generate_demo(again, n_episodes=4, seed=11)
+    for name in ("demo_core.jsonl", "demo_short_drama.jsonl", "demo_temporal_localization.jsonl"):
+        assert (again.qa_dir / name).read_text() == (demo_source.qa_dir / name).read_text()
+    manifest = [json.loads(x) for x in again.clip_manifest.read_text().splitlines()]
+    assert len(manifest) == 12

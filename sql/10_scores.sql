@@ -1,0 +1,41 @@
+-- One row per (model, valid instance). A cell with no prediction for the instance's current
+-- content is 'missing'. Errors are statuses: they never count as answers.
+CREATE OR REPLACE TABLE scores AS
+WITH evaluated_models AS (SELECT DISTINCT model FROM predictions),
+cells AS (
+    SELECT m.model, q.*
+    FROM evaluated_models m CROSS JOIN qa_instances q
+)
+SELECT
+    c.model,
+    c.instance_id,
+    c.subset,
+    c.question_type,
+    c.dimension,
+    c.category,
+    c.source_generator,
+    c.clip_ids[1] AS clip_id,
+    c.n_options,
+    CASE WHEN c.question_type = 'temporal' THEN NULL ELSE 1.0 / c.n_options END AS chance,
+    coalesce(p.status, 'missing') AS status,
+    p.parsed_answer,
+    c.answer AS gold_answer,
+    p.parsed_span_start,
+    p.parsed_span_end,
+    c.answer_span_start AS gold_span_start,
+    c.answer_span_end AS gold_span_end,
+    coalesce(p.status, 'missing') = 'ok' AS answered,
+    CASE WHEN c.question_type <> 'temporal'
+         THEN coalesce(p.status = 'ok' AND p.parsed_answer = c.answer, false) END AS correct,
+    CASE WHEN c.question_type = 'temporal' THEN
+        CASE WHEN p.status = 'ok' AND p.parsed_span_end IS NOT NULL THEN
+            greatest(0.0, least(p.parsed_span_end, c.answer_span_end) - greatest(p.parsed_span_start, c.answer_span_start))
+            / nullif(greatest(p.parsed_span_end, c.answer_span_end) - least(p.parsed_span_start, c.answer_span_start), 0)
+        ELSE 0.0 END
+    END AS iou,
+    p.cost_usd,
+    p.latency_s,
+    p.received_audio
+FROM cells c
+LEFT JOIN predictions p
+       ON p.model = c.model AND p.instance_id = c.instance_id AND p.instance_content_hash = c.content_hash;

@@ -1,0 +1,17 @@
+-- Temporal localization (Charades-STA convention): mIoU and R@1 at IoU 0.3/0.5/0.7, per model
+-- overall and per dimension. Cells without an 'ok' span score IoU 0.
+CREATE OR REPLACE TABLE temporal_metrics AS
+SELECT
+    model,
+    coalesce(dimension, 'all') AS dimension,
+    count(*) AS n_instances,
+    count(*) FILTER (WHERE answered) AS n_answered,
+    avg(iou) AS miou,
+    avg((iou >= 0.3)::INT) AS r1_iou_0_3,
+    avg((iou >= 0.5)::INT) AS r1_iou_0_5,
+    avg((iou >= 0.7)::INT) AS r1_iou_0_7,
+    count(*) FILTER (WHERE status = 'unparseable')::DOUBLE / count(*) AS unparseable_rate,
+    count(*) FILTER (WHERE status IN ('error', 'timeout', 'rate_limited'))::DOUBLE / count(*) AS error_rate
+FROM scores
+WHERE question_type = 'temporal'
+GROUP BY GROUPING SETS ((model), (model, dimension));
