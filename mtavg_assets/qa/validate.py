@@ -128,11 +128,11 @@ def validate_qa(
 ) -> ValidationResult:
     """Split input lines into valid instances and rejects; `len(valid) + len(rejects) == len(lines)`."""
     clips = catalog.set_index("clip_id")
-    rejected_clips = {str(r.clip_id): str(r.reason) for r in clip_rejects.itertuples() if r.clip_id}
+    rejected_clips = {r.clip_id: str(r.reason) for r in clip_rejects.itertuples() if isinstance(r.clip_id, str)}
     valid, rejects, first_seen = [], [], {}
     for line in lines.itertuples(index=False):
         where = {"source_file": line.source_file, "line_no": int(line.line_no)}
-        if line.parse_error:
+        if isinstance(line.parse_error, str):
             rejects.append({**where, "instance_id": None, "reason": line.parse_error, "record_json": None})
             continue
         rec = json.loads(line.record_json)

@@ -1,0 +1,112 @@
+"""End to end on a rendered demo: jobs succeed, re-runs are incremental, metrics match an
+independent computation in pandas."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from mtavg_assets.predictions.store import PredictionStore
+
+
+def _db(layout, sql: str) -> pd.DataFrame:
+    with duckdb.connect(str(layout.duckdb_file), read_only=True) as con:
+        return con.execute(sql).df()
+
+
+def test_pipeline_builds_every_table_and_reruns_call_no_evaluator(pipeline):
+    first = pipeline.run_all(["random", "prior"])
+    valid = pd.read_parquet(pipeline.layout.derived("validated_qa"))
+    assert first["random"]["asked_now"] == first["random"]["calls"] == len(valid) > 30
+
+    tables = set(_db(pipeline.layout, "SELECT table_name FROM information_schema.tables")["table_name"])
+    assert tables >= {"qa_instances", "qa_rejects", "clips", "predictions", "scores", "metrics_by_model",
+                      "metrics_by_dimension", "metrics_by_category", "temporal_metrics", "short_drama_metrics",
+                      "leaderboard"}
+    board = _db(pipeline.layout, "SELECT * FROM leaderboard")
+    assert set(board["model"]) == {"random", "prior"} and board["baseline"].all()
+
+    second = pipeline.run("evaluate_model", partition_key="random")
+    meta = pipeline.materializations(second, "predictions")[0]
+    assert meta["calls"] == 0 and meta["asked_now"] == 0 and meta["already_answered"] == len(valid)
+
+
+def test_changed_instance_is_the_only_cell_asked_again(pipeline):
+    pipeline.run_all(["random"])
+    qa_file = pipeline.layout.qa_dir / "demo_core.jsonl"
+    lines = qa_file.read_text().splitlines()
+    lines[0] = lines[0].replace('"question": "', '"question": "Look closely. ')
+    qa_file.write_text("\n".join(lines) + "\n")
+    assert pipeline.run("prepare_benchmark").success
+    meta = pipeline.materializations(pipeline.run("evaluate_model", partition_key="random"), "predictions")[0]
+    assert meta["asked_now"] == 1 and meta["calls"] == 1
+
+
+def test_unknown_or_invalid_model_partition_fails_with_reason(pipeline):
+    pipeline.layout.models_file.write_text(
+        pipeline.layout.models_file.read_text() + "  - name: Bad Name\n    provider: random\n"
+        "  - name: needs-key\n    provider: openai\n    model: gpt-x\n    api_key_env: MTAVG_TEST_UNSET_KEY\n"
+    )
+    assert pipeline.run("prepare_benchmark").success
+    registry = pd.read_parquet(pipeline.layout.derived("model_registry"))
+    assert registry.set_index("valid").loc[False, "reason"].startswith("name 'Bad Name'")
+    result = pipeline.run("evaluate_model", partition_key="needs-key")
+    assert not result.success
+    failure = result.get_step_failure_events()[0].event_specific_data.error.message
+    assert "MTAVG_TEST_UNSET_KEY" in failure
+    assert pipeline.run("evaluate_model", partition_key="random").success
+
+
+def _iou(ps, pe, gs, ge):
+    if pd.isna(ps) or pd.isna(pe):
+        return 0.0
+    inter = max(0.0, min(pe, ge) - max(ps, gs))
+    union = max(pe, ge) - min(ps, gs)
+    return inter / union if union > 0 else 0.0
+
+
+def test_metrics_match_an_independent_computation(pipeline):
+    pipeline.run_all(["random", "prior"])
+    # Make some cells non-answers to exercise both accuracy readings.
+    store = PredictionStore(pipeline.layout, "random")
+    rows = store.load()
+    rows.loc[rows.index[:5], ["status", "parsed_answer", "parsed_span_start", "parsed_span_end"]] = [
+        "unparseable", None, np.nan, np.nan]
+    for row in rows.to_dict("records"):
+        store.append(row)
+    store.compact()
+    assert pipeline.run("build_metrics").success
+
+    qa = pd.read_parquet(pipeline.layout.derived("validated_qa"))
+    for model in ("random", "prior"):
+        preds = pd.read_parquet(pipeline.layout.predictions_file(model)).set_index("instance_id")
+        merged = qa.join(preds, on="instance_id")
+        choice = merged[merged["question_type"] != "temporal"]
+        correct = (choice["status"] == "ok") & (choice["parsed_answer"] == choice["answer"])
+        answered = choice["status"] == "ok"
+        got = _db(pipeline.layout, f"SELECT * FROM metrics_by_model WHERE model = '{model}'").iloc[0]
+        assert got["n_instances"] == len(choice)
+        assert got["accuracy"] == pytest.approx(correct.mean())
+        assert got["accuracy_answered"] == pytest.approx(correct[answered].mean())
+        assert got["chance"] == pytest.approx((1 / choice["n_options"]).mean())
+        assert got["unparseable_rate"] == pytest.approx((choice["status"] == "unparseable").mean())
+        per_cat = correct.groupby(choice["category"]).mean()
+        assert got["macro_accuracy"] == pytest.approx(per_cat.mean())
+
+        by_dim = _db(pipeline.layout, f"SELECT * FROM metrics_by_dimension WHERE model = '{model}'")
+        expected_dim = correct.groupby(choice["dimension"]).mean()
+        assert dict(zip(by_dim["dimension"], by_dim["accuracy"], strict=True)) == pytest.approx(expected_dim.to_dict())
+
+        temporal = merged[merged["question_type"] == "temporal"]
+        ious = [_iou(r.parsed_span_start if r.status == "ok" else np.nan, r.parsed_span_end, r.answer_span_start,
+                     r.answer_span_end) for r in temporal.itertuples()]
+        t = _db(pipeline.layout, f"SELECT * FROM temporal_metrics WHERE model = '{model}' AND dimension = 'all'")
+        assert t.iloc[0]["miou"] == pytest.approx(np.mean(ious))
+        for threshold, column in ((0.3, "r1_iou_0_3"), (0.5, "r1_iou_0_5"), (0.7, "r1_iou_0_7")):
+            assert t.iloc[0][column] == pytest.approx(np.mean([i >= threshold for i in ious]))
+
+        drama = choice[choice["subset"] == "short_drama"]
+        d = _db(pipeline.layout, f"SELECT * FROM short_drama_metrics WHERE model = '{model}'").iloc[0]
+        assert d["accuracy"] == pytest.approx(correct[drama.index].mean())

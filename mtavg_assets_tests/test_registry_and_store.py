@@ -1,0 +1,57 @@
+"""Registry entries are validated one by one; the prediction store survives a cut-off journal."""
+
+from __future__ import annotations
+
+import pytest
+
+from mtavg_assets.predictions.store import PredictionStore
+from mtavg_assets.registry import load_registry
+from mtavg_assets.settings import DataLayout
+
+
+def test_bad_entries_are_recorded_and_good_ones_kept(tmp_path):
+    path = tmp_path / "models.yaml"
+    path.write_text("""models:
+  - {name: random, provider: random}
+  - {name: random, provider: prior}
+  - {name: UPPER, provider: random}
+  - {name: g, provider: gemini, model: gemini-2.5-flash}
+  - {name: vllm, provider: openai_compatible, model: qwen}
+  - {name: weird, provider: random, colour: blue}
+  - {name: conc, provider: random, concurrency: 0}
+  - just a string
+  - {name: ok-api, provider: openai, model: gpt-4o, api_key_env: OPENAI_API_KEY, media: frames_audio, frames: 6}
+""")
+    load = load_registry(path)
+    assert [e.name for e in load.entries] == ["random", "ok-api"]
+    assert load.entries[1].media_recipe == "frames_audio@6"
+    reasons = [bad["reason"] for bad in load.invalid]
+    assert reasons == [
+        "duplicate name", "name 'UPPER' must match [a-z0-9._-]+",
+        "api_key_env (name of the environment variable holding the key) is required",
+        "openai_compatible entries need base_url", "unknown key(s): colour",
+        "concurrency >= 1, max_retries >= 0, timeout_s > 0 and frames >= 1 are required", "entry is not a mapping",
+    ]
+
+
+def test_invalid_yaml_is_one_recorded_error(tmp_path):
+    path = tmp_path / "models.yaml"
+    path.write_text("models: [unclosed")
+    load = load_registry(path)
+    assert load.entries == [] and "not valid YAML" in load.invalid[0]["reason"]
+
+
+def test_journal_with_a_cut_line_resumes_every_complete_row(tmp_path):
+    store = PredictionStore(DataLayout(tmp_path), "m")
+    for i in range(3):
+        store.append({"model": "m", "instance_id": f"q{i}", "status": "ok", "parsed_answer": "A", "attempts": 1})
+    with store.journal_path.open("a") as fh:
+        fh.write('{"model": "m", "instance_id": "q3", "sta')  # killed mid-write
+    rows = PredictionStore(DataLayout(tmp_path), "m").compact()
+    assert sorted(rows["instance_id"]) == ["q0", "q1", "q2"]
+    assert not store.journal_path.exists() and store.parquet_path.exists()
+    again = PredictionStore(DataLayout(tmp_path), "m")
+    again.append({"model": "m", "instance_id": "q1", "status": "unparseable", "attempts": 2})
+    latest = again.compact().set_index("instance_id")
+    assert latest.loc["q1", "status"] == "unparseable" and len(latest) == 3
+    assert latest.loc["q1", "attempts"] == pytest.approx(2)
