@@ -14,7 +14,9 @@ def _video_only(path):
     (
         ffmpeg.input("color=c=red:s=64x48:r=5:d=1", f="lavfi")
         .output(str(path), vcodec="libx264", pix_fmt="yuv420p")
-        .global_args("-loglevel", "error").overwrite_output().run()
+        .global_args("-loglevel", "error")
+        .overwrite_output()
+        .run()
     )
 
 
@@ -44,7 +46,9 @@ def test_each_bad_clip_is_rejected_with_its_reason(demo_source, tmp_path):
 
     assert list(result.catalog["clip_id"]) == ["good"]
     assert result.catalog.iloc[0]["audio_streams"] == 1 and result.catalog.iloc[0]["duration_s"] > 0
-    reasons = {(r.clip_id if isinstance(r.clip_id, str) else None, r.reason.split(":")[0]) for r in result.rejects.itertuples()}
+    reasons = {
+        (r.clip_id if isinstance(r.clip_id, str) else None, r.reason.split(":")[0]) for r in result.rejects.itertuples()
+    }
     assert reasons == {
         ("garbage", "unreadable by ffprobe"),
         ("empty", "empty file (0 bytes)"),

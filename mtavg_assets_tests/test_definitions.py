@@ -13,8 +13,14 @@ from mtavg_assets.settings import REPO_ROOT
 def test_definitions_validate_from_the_workspace(tmp_path):
     dagster = Path(sys.executable).with_name("dagster")
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
-    result = subprocess.run([str(dagster), "definitions", "validate", "-w", "workspace.yaml"], cwd=REPO_ROOT,
-                            env=env, capture_output=True, text=True, timeout=240)
+    result = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation successful" in result.stdout + result.stderr
 
@@ -24,8 +30,18 @@ def test_asset_graph_matches_the_design():
 
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys >= {"clip_catalog", "clip_media", "qa_instances", "validated_qa", "qa_rejects", "qa_subsets",
-                    "model_registry", "predictions", "metric_tables", "leaderboard"}
+    assert keys >= {
+        "clip_catalog",
+        "clip_media",
+        "qa_instances",
+        "validated_qa",
+        "qa_rejects",
+        "qa_subsets",
+        "model_registry",
+        "predictions",
+        "metric_tables",
+        "leaderboard",
+    }
     parents = {k.to_user_string() for k in graph.get(dg_key("predictions")).parent_keys}
     assert parents == {"validated_qa", "clip_media", "model_registry"}
     assert "predictions" in {k.to_user_string() for k in graph.get(dg_key("metric_tables")).parent_keys}

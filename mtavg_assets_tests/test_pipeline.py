@@ -22,9 +22,19 @@ def test_pipeline_builds_every_table_and_reruns_call_no_evaluator(pipeline):
     assert first["random"]["asked_now"] == first["random"]["calls"] == len(valid) > 30
 
     tables = set(_db(pipeline.layout, "SELECT table_name FROM information_schema.tables")["table_name"])
-    assert tables >= {"qa_instances", "qa_rejects", "clips", "predictions", "scores", "metrics_by_model",
-                      "metrics_by_dimension", "metrics_by_category", "temporal_metrics", "short_drama_metrics",
-                      "leaderboard"}
+    assert tables >= {
+        "qa_instances",
+        "qa_rejects",
+        "clips",
+        "predictions",
+        "scores",
+        "metrics_by_model",
+        "metrics_by_dimension",
+        "metrics_by_category",
+        "temporal_metrics",
+        "short_drama_metrics",
+        "leaderboard",
+    }
     board = _db(pipeline.layout, "SELECT * FROM leaderboard")
     assert set(board["model"]) == {"random", "prior"} and board["baseline"].all()
 
@@ -73,7 +83,11 @@ def test_metrics_match_an_independent_computation(pipeline):
     store = PredictionStore(pipeline.layout, "random")
     rows = store.load()
     rows.loc[rows.index[:5], ["status", "parsed_answer", "parsed_span_start", "parsed_span_end"]] = [
-        "unparseable", None, np.nan, np.nan]
+        "unparseable",
+        None,
+        np.nan,
+        np.nan,
+    ]
     for row in rows.to_dict("records"):
         store.append(row)
     store.compact()
@@ -100,8 +114,15 @@ def test_metrics_match_an_independent_computation(pipeline):
         assert dict(zip(by_dim["dimension"], by_dim["accuracy"], strict=True)) == pytest.approx(expected_dim.to_dict())
 
         temporal = merged[merged["question_type"] == "temporal"]
-        ious = [_iou(r.parsed_span_start if r.status == "ok" else np.nan, r.parsed_span_end, r.answer_span_start,
-                     r.answer_span_end) for r in temporal.itertuples()]
+        ious = [
+            _iou(
+                r.parsed_span_start if r.status == "ok" else np.nan,
+                r.parsed_span_end,
+                r.answer_span_start,
+                r.answer_span_end,
+            )
+            for r in temporal.itertuples()
+        ]
         t = _db(pipeline.layout, f"SELECT * FROM temporal_metrics WHERE model = '{model}' AND dimension = 'all'")
         assert t.iloc[0]["miou"] == pytest.approx(np.mean(ious))
         for threshold, column in ((0.3, "r1_iou_0_3"), (0.5, "r1_iou_0_5"), (0.7, "r1_iou_0_7")):

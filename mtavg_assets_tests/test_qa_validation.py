@@ -13,20 +13,44 @@ from mtavg_assets.settings import DEFAULT_DATA_DIR
 from mtavg_assets.taxonomy import load_taxonomy
 
 TAXONOMY = load_taxonomy(DEFAULT_DATA_DIR / "taxonomy.yaml")
-CATALOG = pd.DataFrame([
-    {"clip_id": "c1", "duration_s": 6.0, "sha256": "a" * 64},
-    {"clip_id": "c2", "duration_s": 5.0, "sha256": "b" * 64},
-])
+CATALOG = pd.DataFrame(
+    [
+        {"clip_id": "c1", "duration_s": 6.0, "sha256": "a" * 64},
+        {"clip_id": "c2", "duration_s": 5.0, "sha256": "b" * 64},
+    ]
+)
 CLIP_REJECTS = pd.DataFrame([{"clip_id": "bad", "reason": "no audio stream"}])
 GOOD_MCQ = {
-    "instance_id": "q1", "clip_ids": ["c1"], "subset": "core", "question_type": "mcq", "dimension": "av_language",
-    "category": "lip_sync_drift", "question": "Which failure?", "options": ["a", "b", "c"], "answer": "B",
-    "source_generator": "g", "meta": {},
+    "instance_id": "q1",
+    "clip_ids": ["c1"],
+    "subset": "core",
+    "question_type": "mcq",
+    "dimension": "av_language",
+    "category": "lip_sync_drift",
+    "question": "Which failure?",
+    "options": ["a", "b", "c"],
+    "answer": "B",
+    "source_generator": "g",
+    "meta": {},
 }
-GOOD_SPAN = {**GOOD_MCQ, "instance_id": "q2", "question_type": "temporal", "subset": "temporal_localization",
-             "options": None, "answer": None, "answer_span": [1.0, 2.5]}
-GOOD_DRAMA = {**GOOD_MCQ, "instance_id": "q3", "question_type": "drama", "subset": "short_drama",
-              "clip_ids": ["c1", "c2"], "dimension": "narrative", "category": "continuity_break"}
+GOOD_SPAN = {
+    **GOOD_MCQ,
+    "instance_id": "q2",
+    "question_type": "temporal",
+    "subset": "temporal_localization",
+    "options": None,
+    "answer": None,
+    "answer_span": [1.0, 2.5],
+}
+GOOD_DRAMA = {
+    **GOOD_MCQ,
+    "instance_id": "q3",
+    "question_type": "drama",
+    "subset": "short_drama",
+    "clip_ids": ["c1", "c2"],
+    "dimension": "narrative",
+    "category": "continuity_break",
+}
 
 BAD_CASES = [
     ({"instance_id": "x1", "question": "?"}, "missing or non-string field(s)"),

@@ -27,10 +27,13 @@ def test_bad_entries_are_recorded_and_good_ones_kept(tmp_path):
     assert load.entries[1].media_recipe == "frames_audio@6"
     reasons = [bad["reason"] for bad in load.invalid]
     assert reasons == [
-        "duplicate name", "name 'UPPER' must match [a-z0-9._-]+",
+        "duplicate name",
+        "name 'UPPER' must match [a-z0-9._-]+",
         "api_key_env (name of the environment variable holding the key) is required",
-        "openai_compatible entries need base_url", "unknown key(s): colour",
-        "concurrency >= 1, max_retries >= 0, timeout_s > 0 and frames >= 1 are required", "entry is not a mapping",
+        "openai_compatible entries need base_url",
+        "unknown key(s): colour",
+        "concurrency >= 1, max_retries >= 0, timeout_s > 0 and frames >= 1 are required",
+        "entry is not a mapping",
     ]
 
 

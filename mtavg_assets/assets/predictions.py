@@ -11,6 +11,7 @@ from mtavg_assets.assets.clips import clip_media
 from mtavg_assets.assets.models import model_registry, models_partitions
 from mtavg_assets.evaluators.factory import build_evaluator
 from mtavg_assets.parquet_io import read_parquet
+from mtavg_assets.predictions.costs import estimate_cost_usd
 from mtavg_assets.predictions.runner import CELL_MODES, Progress, evaluate_cells, select_cells
 from mtavg_assets.predictions.store import PredictionStore
 from mtavg_assets.registry import load_registry
@@ -82,8 +83,12 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mt
     instances = read_parquet(layout.derived("validated_qa"))
     store = PredictionStore(layout, name)
     cells, answered = select_cells(instances, store.load(), entry, config.mode)
-    context.log.info(f"{name}: {len(instances)} instances, {answered} already answered, {len(cells)} to ask")
-    evaluator = build_evaluator(entry, instances)
+    estimate = estimate_cost_usd(entry, cells)
+    context.log.info(
+        f"{name}: {len(instances)} instances, {answered} already answered, {len(cells)} to ask; "
+        f"estimated cost {'unknown (no price in models.yaml)' if estimate is None else f'${estimate:.4f}'}"
+    )
+    evaluator = build_evaluator(entry, instances, layout.media_dir)
     summary = asyncio.run(
         evaluate_cells(
             evaluator,
@@ -111,6 +116,7 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mt
             "statuses_this_run": dg.MetadataValue.json(dict(summary.statuses)),
             "statuses_total": dg.MetadataValue.json({k: int(v) for k, v in status_counts.items()}),
             "cost_usd_this_run": round(summary.cost_usd, 6),
+            "estimated_cost_usd": round(estimate, 6) if estimate is not None else "unknown",
             "budget_stopped": summary.budget_stopped,
             "wall_s": round(summary.wall_s, 3),
             "dagster/row_count": len(rows),

@@ -71,7 +71,8 @@ def derive(
                 movflags="+faststart",
             )
         )
-        media = DerivedMedia(recipe, {"video": str(target)}, 0, None, resolution, True)
+        _run(ffmpeg.output(ffmpeg.input(str(clip_path)).audio, str(out / "audio.wav"), ac=1, ar=16000))
+        media = DerivedMedia(recipe, {"video": str(target), "audio": str(out / "audio.wav")}, 0, None, resolution, True)
     elif recipe.startswith(("frames_audio@", "frames@")):
         n = int(recipe.split("@", 1)[1])
         fps = n / max(duration_s, 1e-3)

@@ -185,6 +185,10 @@ async def evaluate_cells(
                             reply = await asyncio.wait_for(evaluator.answer(request), timeout=entry.timeout_s)
                         except TimeoutError as exc:
                             raise CallTimeout(f"no answer within {entry.timeout_s}s") from exc
+                        except EvaluatorError:
+                            raise
+                        except Exception as exc:  # an evaluator bug must cost one cell, not the run
+                            raise EvaluatorError(f"unexpected {type(exc).__name__}: {exc}", retryable=False) from exc
             except (EvaluatorError, RetryError) as exc:
                 error = exc if isinstance(exc, EvaluatorError) else EvaluatorError(str(exc))
             row = _row(entry, inst, reply, error, attempts, time.monotonic() - started)
@@ -200,6 +204,10 @@ async def evaluate_cells(
                 progress(state)
 
     started = time.monotonic()
-    await asyncio.gather(*(one(plain_record(inst)) for inst in cells.to_dict("records")))
+    try:
+        await asyncio.gather(*(one(plain_record(inst)) for inst in cells.to_dict("records")))
+    finally:
+        if hasattr(evaluator, "aclose"):
+            await evaluator.aclose()
     summary.wall_s = time.monotonic() - started
     return summary

@@ -1,0 +1,88 @@
+"""OpenAI chat completions, for OpenAI models and OpenAI-compatible servers (vLLM, SGLang).
+
+Media modes: `frames_audio` sends sampled frames as images plus the clip's audio as `input_audio`;
+`frames` sends frames only (rows record audio=false); `video` (compatible servers) sends the clip
+as `video_url` plus its audio track as `input_audio`.
+"""
+
+from __future__ import annotations
+
+import openai
+
+from mtavg_assets.evaluators.api import b64, data_url, http_error, transport_error
+from mtavg_assets.evaluators.base import EvalReply, EvalRequest, EvaluatorError
+from mtavg_assets.registry import ModelEntry
+
+
+class OpenAIChatEvaluator:
+    honest_baseline = False
+
+    def __init__(self, entry: ModelEntry, api_key: str | None):
+        self.entry = entry
+        self._secret = api_key
+        self.client = openai.AsyncOpenAI(
+            api_key=api_key or "none", base_url=entry.base_url, max_retries=0, timeout=entry.timeout_s
+        )
+
+    def _content(self, request: EvalRequest) -> tuple[list[dict], dict]:
+        content: list[dict] = []
+        frames, audio, fps, resolution = 0, False, None, None
+        detail = self.entry.generation.get("image_detail", "low")
+        for index, media in enumerate(request.media):
+            if len(request.media) > 1:
+                content.append({"type": "text", "text": f"Clip {index + 1}:"})
+            resolution = media.get("resolution")
+            if self.entry.media == "video":
+                content.append({"type": "video_url", "video_url": {"url": data_url(media["video"], "video/mp4")}})
+            else:
+                fps = media.get("fps")
+                for frame in media.get("frames", []):
+                    content.append(
+                        {"type": "image_url", "image_url": {"url": data_url(frame, "image/jpeg"), "detail": detail}}
+                    )
+                    frames += 1
+            if self.entry.media in ("frames_audio", "video") and media.get("audio"):
+                content.append({"type": "input_audio", "input_audio": {"data": b64(media["audio"]), "format": "wav"}})
+                audio = True
+        content.append({"type": "text", "text": request.prompt})
+        visual = "video" if self.entry.media == "video" else ("frames" if frames else "text")
+        received = {
+            "modalities": visual + ("+audio" if audio else ""),
+            "frames": frames or None,
+            "fps": fps,
+            "resolution": resolution,
+            "audio": audio,
+        }
+        return content, received
+
+    async def answer(self, request: EvalRequest) -> EvalReply:
+        content, received = self._content(request)
+        params = {k: v for k, v in self.entry.generation.items() if k in ("temperature", "top_p", "seed")}
+        if "max_output_tokens" in self.entry.generation:
+            params["max_tokens"] = self.entry.generation["max_output_tokens"]
+        try:
+            response = await self.client.chat.completions.create(
+                model=self.entry.model, messages=[{"role": "user", "content": content}], **params
+            )
+        except openai.APIStatusError as exc:
+            raise http_error(exc.status_code, exc.message, exc.response.headers, self._secret) from None
+        except openai.APIConnectionError as exc:
+            raise transport_error(exc, self._secret) from None
+        except openai.APIError as exc:  # malformed bodies and other protocol failures
+            raise EvaluatorError(f"{type(exc).__name__}: {exc}"[:1000], retryable=True) from None
+        if not response.choices:
+            raise EvaluatorError("response had no choices", retryable=True)
+        choice = response.choices[0]
+        message = choice.message
+        refused = choice.finish_reason == "content_filter" or bool(getattr(message, "refusal", None))
+        usage = response.usage
+        return EvalReply(
+            raw_response=message.content if message.content is not None else getattr(message, "refusal", None),
+            input_tokens=usage.prompt_tokens if usage else None,
+            output_tokens=usage.completion_tokens if usage else None,
+            refused=refused,
+            received=received,
+        )
+
+    async def aclose(self) -> None:
+        await self.client.close()

@@ -1,0 +1,243 @@
+"""Gemini and OpenAI evaluators through the real SDKs against the local fake provider server."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pytest
+
+from mtavg_assets.evaluators.base import RateLimited
+from mtavg_assets.predictions.runner import _wait_for
+from mtavg_assets.registry import parse_entry
+from mtavg_assets_tests.conftest import OFFLINE_MODELS, PipelineRunner
+from mtavg_assets_tests.fake_providers import FakeConfig, FakeProviderServer
+
+SECRET = "sk-test-do-not-leak-1234567890"
+
+
+def _models(server: FakeProviderServer, extra: str = "") -> str:
+    return (
+        OFFLINE_MODELS
+        + f"""  - name: gpt-fake
+    provider: openai
+    model: gpt-4o-audio-fake
+    base_url: {server.base_url}/v1
+    api_key_env: MTAVG_TEST_KEY
+    media: frames_audio
+    frames: 4
+    concurrency: 8
+    max_retries: 6
+    timeout_s: 1.0
+    retry_initial_s: 0.01
+    price: {{input_per_mtok: 2.5, output_per_mtok: 10}}
+  - name: gemini-fake
+    provider: gemini
+    model: gemini-2.5-flash
+    base_url: {server.base_url}
+    api_key_env: MTAVG_TEST_KEY
+    media: video
+    concurrency: 8
+    max_retries: 6
+    timeout_s: 1.0
+    retry_initial_s: 0.01
+  - name: vllm-frames
+    provider: openai_compatible
+    model: qwen2.5-omni
+    base_url: {server.base_url}/v1
+    media: frames
+    frames: 3
+    retry_initial_s: 0.01
+{extra}"""
+    )
+
+
+@pytest.fixture
+def api_pipeline(demo_layout, monkeypatch):
+    monkeypatch.setenv("MTAVG_TEST_KEY", SECRET)
+
+    def make(config: FakeConfig, extra: str = ""):
+        server = FakeProviderServer(config).__enter__()
+        demo_layout.models_file.write_text(_models(server, extra))
+        runner = PipelineRunner(demo_layout)
+        assert runner.run("prepare_benchmark").success
+        made.append(server)
+        return runner, server
+
+    made: list[FakeProviderServer] = []
+    yield make
+    for server in made:
+        server.__exit__(None, None, None)
+
+
+def _rows(runner, model):
+    return pd.read_parquet(runner.layout.predictions_file(model))
+
+
+def test_openai_frames_and_audio_are_sent_and_recorded(api_pipeline):
+    runner, server = api_pipeline(FakeConfig())
+    assert runner.run("evaluate_model", partition_key="gpt-fake").success
+    rows = _rows(runner, "gpt-fake")
+    valid = pd.read_parquet(runner.layout.derived("validated_qa"))
+    assert len(rows) == len(valid) and set(rows["status"]) == {"ok"}
+    clip_rows = rows.merge(valid[["instance_id", "n_clips"]], on="instance_id")
+    assert (clip_rows["received_frames"] == 4 * clip_rows["n_clips"]).all()
+    assert set(rows["received_modalities"]) == {"frames+audio"} and rows["received_audio"].all()
+    first = server.state.bodies[0]["messages"][0]["content"]
+    kinds = [part["type"] for part in first]
+    assert kinds.count("image_url") >= 4 and "input_audio" in kinds and kinds[-1] == "text"
+    assert rows["cost_usd"].iloc[0] == pytest.approx((1000 * 2.5 + 10 * 10) / 1e6)
+    assert server.state.api_keys == {SECRET}
+
+
+def test_frames_only_mode_is_visible_as_no_audio(api_pipeline):
+    runner, server = api_pipeline(FakeConfig())
+    assert runner.run("evaluate_model", partition_key="vllm-frames").success
+    rows = _rows(runner, "vllm-frames")
+    assert set(rows["received_modalities"]) == {"frames"} and not rows["received_audio"].any()
+    assert all(p["type"] != "input_audio" for p in server.state.bodies[0]["messages"][0]["content"])
+
+
+def test_gemini_inline_video_with_schema_and_fps(api_pipeline):
+    runner, server = api_pipeline(FakeConfig())
+    assert runner.run("evaluate_model", partition_key="gemini-fake").success
+    rows = _rows(runner, "gemini-fake")
+    assert set(rows["status"]) == {"ok"} and set(rows["received_modalities"]) == {"video+audio"}
+    body = next(b for b in server.state.bodies if "contents" in b)
+    video = body["contents"][0]["parts"][0]
+    inline = video["inlineData"]
+    assert (inline.get("mimeType") or inline.get("mime_type")) == "video/mp4" and video["videoMetadata"]["fps"] == 1.0
+    assert body["generationConfig"]["responseMimeType"] == "application/json"
+    assert "responseSchema" in body["generationConfig"]
+    assert server.state.uploads == 0
+
+
+def test_gemini_files_api_uploads_once_per_clip_and_reuses_across_runs(api_pipeline):
+    extra = """  - name: gemini-files
+    provider: gemini
+    model: gemini-2.5-pro
+    base_url: BASE
+    api_key_env: MTAVG_TEST_KEY
+    media: video
+    retry_initial_s: 0.01
+    generation: {inline_max_bytes: 0, upload_poll_s: 0.01}
+"""
+    runner, server = api_pipeline(FakeConfig(file_polls_until_active=2), "")
+    runner.layout.models_file.write_text(_models(server, extra.replace("BASE", server.base_url)))
+    assert runner.run("prepare_benchmark").success
+    assert runner.run("evaluate_model", partition_key="gemini-files").success
+    clips = pd.read_parquet(runner.layout.derived("clip_catalog"))
+    assert server.state.uploads == len(clips)
+    body = next(b for b in server.state.bodies if "contents" in b)
+    file_data = body["contents"][0]["parts"][0]["fileData"]
+    assert (file_data.get("fileUri") or file_data.get("file_uri")).startswith(server.base_url)
+    # A changed prompt version re-asks every cell, but the uploads are reused from the index.
+    runner.layout.models_file.write_text(
+        _models(server, extra.replace("BASE", server.base_url) + "    prompt_version: v1\n    seed: 3\n")
+    )
+    assert runner.run("prepare_benchmark").success
+    meta = runner.materializations(runner.run("evaluate_model", partition_key="gemini-files"), "predictions")[0]
+    assert meta["asked_now"] > 0 and server.state.uploads == len(clips)
+
+
+def test_failed_upload_is_an_error_status_not_an_answer(api_pipeline):
+    extra = """  - name: gemini-files
+    provider: gemini
+    model: gemini-2.5-pro
+    base_url: BASE
+    api_key_env: MTAVG_TEST_KEY
+    media: video
+    generation: {inline_max_bytes: 0, upload_poll_s: 0.01}
+"""
+    runner, server = api_pipeline(FakeConfig(fail_uploads=True))
+    runner.layout.models_file.write_text(_models(server, extra.replace("BASE", server.base_url)))
+    assert runner.run("prepare_benchmark").success
+    assert runner.run("evaluate_model", partition_key="gemini-files").success
+    rows = _rows(runner, "gemini-files")
+    assert set(rows["status"]) == {"error"} and rows["error"].str.contains("FAILED").all()
+    assert rows["parsed_answer"].isna().all()
+
+
+def test_faults_end_as_answers_or_statuses_with_nothing_lost(api_pipeline):
+    runner, server = api_pipeline(FakeConfig(fault_rate=0.2, slow_s=1.5, retry_after_s=0.01, seed=5))
+    valid = pd.read_parquet(runner.layout.derived("validated_qa"))
+    for model in ("gpt-fake", "gemini-fake"):
+        assert runner.run("evaluate_model", partition_key=model).success
+        rows = _rows(runner, model)
+        assert len(rows) == len(valid) and rows["instance_id"].is_unique
+        assert set(rows["instance_id"]) == set(valid["instance_id"])
+        assert set(rows["status"]) <= {"ok", "error", "timeout", "rate_limited"}
+        assert rows.loc[rows["status"] != "ok", "parsed_answer"].isna().all()
+        assert (rows["attempts"] >= 1).all() and (rows["attempts"] > 1).any()
+    assert set(server.state.faults) == {"429", "500", "503", "slow", "malformed", "empty", "drop"}
+
+
+def test_refusals_and_empty_responses_are_statuses(api_pipeline):
+    runner, server = api_pipeline(FakeConfig(refuse_if="When does", fault_rate=1.0, faults=("empty",)))
+    text = runner.layout.models_file.read_text().replace("max_retries: 6", "max_retries: 1")
+    runner.layout.models_file.write_text(text)
+    assert runner.run("evaluate_model", partition_key="gemini-fake").success
+    rows = _rows(runner, "gemini-fake").merge(pd.read_parquet(runner.layout.derived("validated_qa")), on="instance_id")
+    temporal = rows[rows["question_type"] == "temporal"]
+    assert set(temporal["status"]) == {"refused"}
+    other = rows[rows["question_type"] != "temporal"]
+    assert set(other["status"]) == {"error"} and (other["attempts"] == 2).all()
+
+
+def test_rerun_failed_cells_only(api_pipeline):
+    runner, server = api_pipeline(FakeConfig(fault_rate=1.0, faults=("500",)))
+    text = runner.layout.models_file.read_text().replace("max_retries: 6", "max_retries: 0")
+    runner.layout.models_file.write_text(text)
+    assert runner.run("evaluate_model", partition_key="gpt-fake").success
+    assert set(_rows(runner, "gpt-fake")["status"]) == {"error"}
+    server.config.fault_rate = 0.0
+    plain = runner.materializations(runner.run("evaluate_model", partition_key="gpt-fake"), "predictions")[0]
+    assert plain["calls"] == 0
+    failed = runner.run(
+        "evaluate_model", partition_key="gpt-fake", run_config={"ops": {"predictions": {"config": {"mode": "failed"}}}}
+    )
+    meta = runner.materializations(failed, "predictions")[0]
+    assert meta["asked_now"] == meta["calls"] == len(_rows(runner, "gpt-fake"))
+    assert set(_rows(runner, "gpt-fake")["status"]) == {"ok"}
+
+
+def test_budget_stops_cleanly_and_the_rest_runs_later(api_pipeline):
+    runner, server = api_pipeline(FakeConfig())
+    text = runner.layout.models_file.read_text().replace("concurrency: 8", "concurrency: 1", 1)
+    runner.layout.models_file.write_text(text)
+    cheap = {"ops": {"predictions": {"config": {"budget_usd": 0.01}}}}
+    meta = runner.materializations(
+        runner.run("evaluate_model", partition_key="gpt-fake", run_config=cheap), "predictions"
+    )[0]
+    per_call = (1000 * 2.5 + 10 * 10) / 1e6
+    assert meta["budget_stopped"] and meta["calls"] == int(0.01 // per_call) + 1
+    rest = runner.materializations(runner.run("evaluate_model", partition_key="gpt-fake"), "predictions")[0]
+    assert rest["already_answered"] == meta["calls"] and rest["calls"] == rest["instances"] - meta["calls"]
+
+
+def test_secrets_never_reach_parquet_duckdb_or_metadata(api_pipeline):
+    runner, server = api_pipeline(FakeConfig(fault_rate=0.3, retry_after_s=0.01))
+    for model in ("gpt-fake", "gemini-fake"):
+        result = runner.run("evaluate_model", partition_key=model)
+        assert SECRET not in str(runner.materializations(result, "predictions"))
+    assert runner.run("build_metrics").success
+    for path in runner.layout.root.rglob("*"):
+        if path.is_file() and path.suffix in (".parquet", ".jsonl", ".json", ".duckdb", ".yaml"):
+            assert SECRET.encode() not in path.read_bytes(), path
+    with duckdb.connect(str(runner.layout.duckdb_file), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM predictions WHERE error LIKE '%sk-test%'").fetchone()[0] == 0
+
+
+def test_backoff_honours_retry_after():
+    entry = parse_entry({"name": "m", "provider": "openai", "model": "x", "api_key_env": "K", "retry_initial_s": 0.1})
+
+    class State:
+        attempt_number = 1
+
+        class outcome:  # noqa: N801 - mimics tenacity's attribute
+            @staticmethod
+            def exception():
+                return RateLimited("slow down", retry_after=7.5)
+
+    assert _wait_for(entry)(State) >= 7.5
+    State.outcome.exception = staticmethod(lambda: RateLimited("slow down"))
+    assert _wait_for(entry)(State) < 1.0
