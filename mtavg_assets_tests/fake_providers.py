@@ -198,6 +198,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802
         state, cfg = self.server.state, self.server.config
+        if self.path == "/_stats":
+            with state.lock:
+                self._send(200, {"requests": dict(state.requests), "faults": dict(state.faults)})
+            return
         name = self.path.split("?")[0].removeprefix("/v1beta/")
         with state.lock:
             record = state.files.get(name)
@@ -244,3 +248,23 @@ class FakeProviderServer(ThreadingHTTPServer):
     @property
     def model_calls(self) -> int:
         return self.state.requests["openai"] + self.state.requests["gemini"]
+
+
+def main() -> None:
+    """Serve until killed, for benchmarks that want the server in its own process."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="local fake Gemini/OpenAI provider")
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--fault-rate", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    server = FakeProviderServer(
+        FakeConfig(latency_s=args.latency, fault_rate=args.fault_rate, seed=args.seed, slow_s=1.0, retry_after_s=0.01)
+    )
+    print(f"PORT {server.server_port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

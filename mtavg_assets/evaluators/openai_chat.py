@@ -68,8 +68,8 @@ class OpenAIChatEvaluator:
             raise http_error(exc.status_code, exc.message, exc.response.headers, self._secret) from None
         except openai.APIConnectionError as exc:
             raise transport_error(exc, self._secret) from None
-        except openai.APIError as exc:  # malformed bodies and other protocol failures
-            raise EvaluatorError(f"{type(exc).__name__}: {exc}"[:1000], retryable=True) from None
+        except (openai.APIError, ValueError) as exc:  # malformed bodies (JSON errors) and protocol failures
+            raise EvaluatorError(f"malformed response: {type(exc).__name__}: {exc}"[:1000], retryable=True) from None
         if not response.choices:
             raise EvaluatorError("response had no choices", retryable=True)
         choice = response.choices[0]
