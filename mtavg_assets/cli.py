@@ -11,6 +11,21 @@ import dagster as dg
 
 from mtavg_assets.settings import DataLayout, configured_data_dir
 
+SUMMARY_COLUMNS = [
+    "rank",
+    "model",
+    "baseline",
+    "accuracy [95% CI]",
+    "tied_with_above",
+    "macro_accuracy",
+    "chance",
+    "temporal_miou",
+    "temporal_r1_at_0_5",
+    "drama_accuracy",
+    "unparseable_rate",
+    "error_rate",
+]
+
 
 def _instance() -> dg.DagsterInstance:
     """The persistent instance under DAGSTER_HOME (so `dagster dev` shows these runs), else ephemeral."""
@@ -62,8 +77,14 @@ def print_leaderboard(layout: DataLayout) -> None:
     from mtavg_assets.metrics.build import read_table
 
     board = read_table(layout, "leaderboard")
-    print("\nMTAVG-Bench leaderboard (baseline = offline reference, not a model)")
-    print(board.to_markdown(index=False))
+    board["accuracy [95% CI]"] = [
+        f"{a:.3f} [{lo:.3f}, {hi:.3f}]"
+        for a, lo, hi in zip(board["accuracy"], board["ci_low"], board["ci_high"], strict=True)
+    ]
+    print(
+        "\nMTAVG-Bench leaderboard (baseline = offline reference, not a model; all columns: SELECT * FROM leaderboard)"
+    )
+    print(board[SUMMARY_COLUMNS].to_markdown(index=False))
     print(f"\nDuckDB: {layout.duckdb_file}")
 
 

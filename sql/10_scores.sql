@@ -1,5 +1,6 @@
 -- One row per (model, valid instance). A cell with no prediction for the instance's current
--- content is 'missing'. Errors are statuses: they never count as answers.
+-- content is 'missing'. Errors are statuses: they never count as answers. Only the unrotated
+-- question (rotation 0) is scored here; circular evaluation is scored in 70_position_bias.sql.
 CREATE OR REPLACE TABLE scores AS
 WITH evaluated_models AS (SELECT DISTINCT model FROM predictions),
 cells AS (
@@ -38,4 +39,5 @@ SELECT
     p.received_audio
 FROM cells c
 LEFT JOIN predictions p
-       ON p.model = c.model AND p.instance_id = c.instance_id AND p.instance_content_hash = c.content_hash;
+       ON p.model = c.model AND p.instance_id = c.instance_id AND p.instance_content_hash = c.content_hash
+      AND coalesce(p.rotation, 0) = 0;

@@ -6,6 +6,7 @@ from mtavg_assets.assets.clips import clip_catalog
 from mtavg_assets.assets.models import model_registry
 from mtavg_assets.assets.predictions import predictions
 from mtavg_assets.metrics.build import build_metric_tables, read_table
+from mtavg_assets.metrics.plots import category_heatmap, dimension_bars
 from mtavg_assets.resources import MtavgData
 
 DUCKDB_POOL = "duckdb_writer"
@@ -34,13 +35,21 @@ def metric_tables(mtavg: MtavgData) -> dg.MaterializeResult:
     group_name="metrics",
     kinds={"duckdb"},
     deps=[metric_tables],
-    description="Ranking of evaluators (offline baselines marked), as shown by the main job.",
+    description="Ranking of evaluators (offline baselines marked, statistical ties flagged) with plots: "
+    "accuracy by dimension with 95% CIs and a model x category heatmap.",
 )
 def leaderboard(mtavg: MtavgData) -> dg.MaterializeResult:
-    board = read_table(mtavg.layout, "leaderboard")
+    layout = mtavg.layout
+    board = read_table(layout, "leaderboard")
+    plots_dir = layout.root / "plots"
+    bars = dimension_bars(read_table(layout, "metrics_by_dimension"), plots_dir / "accuracy_by_dimension.png")
+    heatmap = category_heatmap(read_table(layout, "metrics_by_category"), plots_dir / "accuracy_by_category.png")
     return dg.MaterializeResult(
         metadata={
             "leaderboard": dg.MetadataValue.md(board.to_markdown(index=False)),
+            "accuracy_by_dimension": dg.MetadataValue.md(bars),
+            "accuracy_by_category": dg.MetadataValue.md(heatmap),
+            "plots": dg.MetadataValue.path(str(plots_dir)),
             "models": len(board),
             "top_model": str(board.iloc[0]["model"]) if len(board) else "none",
         }

@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from mtavg_assets.metrics.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_tables
 from mtavg_assets.settings import SQL_DIR, DataLayout
 
 
@@ -16,11 +17,31 @@ class NoPredictionsYet(RuntimeError):
     pass
 
 
+STATISTICS_STAGE = "50"  # SQL files from this prefix on read the bootstrap tables
+
+
 def sql_files(sql_dir: Path = SQL_DIR) -> list[Path]:
     return sorted(p for p in sql_dir.glob("*.sql") if p.name[:2].isdigit())
 
 
-def build_metric_tables(layout: DataLayout, sql_dir: Path = SQL_DIR) -> dict[str, int]:
+def write_bootstrap_tables(con: duckdb.DuckDBPyConnection, n_resamples: int, seed: int) -> None:
+    """Compute the clustered bootstrap from `scores` and store bootstrap_ci and pairwise_bootstrap."""
+    scores = con.execute(
+        "SELECT model, instance_id, clip_id, question_type, dimension, category, subset, source_generator, "
+        "status, correct FROM scores WHERE question_type <> 'temporal'"
+    ).df()
+    ci, pairs = bootstrap_tables(scores, n_resamples=n_resamples, seed=seed)
+    con.register("ci_frame", ci)
+    con.register("pairs_frame", pairs)
+    con.execute("CREATE OR REPLACE TABLE bootstrap_ci AS SELECT * FROM ci_frame")
+    con.execute("CREATE OR REPLACE TABLE pairwise_bootstrap AS SELECT * FROM pairs_frame")
+    con.unregister("ci_frame")
+    con.unregister("pairs_frame")
+
+
+def build_metric_tables(
+    layout: DataLayout, sql_dir: Path = SQL_DIR, n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED
+) -> dict[str, int]:
     """Run every SQL file against a fresh database; return the row count of each table and view."""
     if not any(layout.predictions_dir.glob("*/predictions.parquet")):
         raise NoPredictionsYet("no predictions yet: materialize at least one predictions partition first")
@@ -31,7 +52,11 @@ def build_metric_tables(layout: DataLayout, sql_dir: Path = SQL_DIR) -> dict[str
     con = duckdb.connect(str(tmp))
     try:
         con.execute(f"SET VARIABLE mtavg_data_dir = '{str(layout.root).replace(chr(39), chr(39) * 2)}'")
-        for path in sql_files(sql_dir):
+        files = sql_files(sql_dir)
+        for path in [f for f in files if f.name < STATISTICS_STAGE]:
+            con.execute(path.read_text())
+        write_bootstrap_tables(con, n_resamples, seed)
+        for path in [f for f in files if f.name >= STATISTICS_STAGE]:
             con.execute(path.read_text())
         con.execute("RESET VARIABLE mtavg_data_dir")
         names = [

@@ -12,10 +12,12 @@ RETRYABLE_STATUSES = ("error", "timeout", "rate_limited")
 ALL_STATUSES = FINAL_STATUSES + RETRYABLE_STATUSES
 
 
-def cache_key(entry: ModelEntry, instance_content_hash: str) -> str:
-    """Same key <=> same model, generation config, prompt version, media recipe and instance content."""
+def cache_key(entry: ModelEntry, instance_content_hash: str, rotation: int = 0) -> str:
+    """Same key <=> same model, generation config, prompt version, media recipe, instance content
+    and option rotation (rotation 0 is the plain question, shared with non-circular runs)."""
     blob = json.dumps(
         {
+            **({"rotation": rotation} if rotation else {}),
             "provider": entry.provider,
             "model": entry.model,
             "generation": entry.generation,

@@ -53,34 +53,60 @@ class RunSummary:
     wall_s: float = 0.0
 
 
+def expand_rotations(instances: pd.DataFrame, circular: bool) -> pd.DataFrame:
+    """One cell per instance; with circular evaluation, one per rotation of a choice question's options."""
+    rotations = [
+        list(range(int(n))) if circular and qtype != "temporal" and pd.notna(n) else [0]
+        for qtype, n in zip(instances["question_type"], instances["n_options"], strict=True)
+    ]
+    return instances.assign(rotation=rotations).explode("rotation").astype({"rotation": "int64"})
+
+
 def select_cells(
     instances: pd.DataFrame, existing: pd.DataFrame, entry, mode: str = "missing"
 ) -> tuple[pd.DataFrame, int]:
-    """The instances to ask now, and how many are already answered under the current cache key."""
+    """The cells to ask now, and how many are already answered under the current cache key."""
     if mode not in CELL_MODES:
         raise ValueError(f"mode must be one of {CELL_MODES}")
-    keys = instances["content_hash"].map(lambda h: cache_key(entry, h))
-    current = dict(
-        zip(existing["instance_id"], zip(existing["cache_key"], existing["status"], strict=True), strict=True)
-    )
-    todo = []
-    for iid, key in zip(instances["instance_id"], keys, strict=True):
-        prior = current.get(iid)
-        fresh = prior is not None and prior[0] == key
-        failed = fresh and prior[1] in RETRYABLE_STATUSES
-        missing = not fresh
-        todo.append(
-            (mode == "missing" and missing)
-            or (mode == "failed" and failed)
-            or (mode == "missing_and_failed" and (missing or failed))
+    cells = expand_rotations(instances, entry.circular)
+    keys = [cache_key(entry, h, r) for h, r in zip(cells["content_hash"], cells["rotation"], strict=True)]
+    rotation = existing["rotation"] if "rotation" in existing else pd.Series(0, index=existing.index)
+    current = {
+        (iid, int(rot)): (key, status)
+        for iid, rot, key, status in zip(
+            existing["instance_id"], rotation.fillna(0), existing["cache_key"], existing["status"], strict=True
         )
-    selected = instances.assign(cache_key=keys.values)[todo]
-    answered = sum(
-        1
-        for iid, key in zip(instances["instance_id"], keys, strict=True)
-        if current.get(iid, (None, None))[0] == key and current[iid][1] in FINAL_STATUSES
-    )
-    return selected, answered
+    }
+    todo, answered = [], 0
+    for iid, rot, key in zip(cells["instance_id"], cells["rotation"], keys, strict=True):
+        prior_key, prior_status = current.get((iid, int(rot)), (None, None))
+        fresh = prior_key == key
+        failed = fresh and prior_status in RETRYABLE_STATUSES
+        answered += fresh and prior_status in FINAL_STATUSES
+        todo.append(
+            (mode == "missing" and not fresh)
+            or (mode == "failed" and failed)
+            or (mode == "missing_and_failed" and (not fresh or failed))
+        )
+    return cells.assign(cache_key=keys)[todo], answered
+
+
+def rotate(instance: dict) -> dict:
+    """The instance as shown for its rotation: options shifted left by `rotation`."""
+    k = int(instance.get("rotation") or 0)
+    if not k or not instance.get("options"):
+        return instance
+    options = list(instance["options"])
+    return {**instance, "options": options[k:] + options[:k]}
+
+
+def unrotate_letter(letter: str | None, instance: dict) -> str | None:
+    """Map a letter chosen among rotated options back to the original option letter."""
+    k = int(instance.get("rotation") or 0)
+    if letter is None or not k:
+        return letter
+    n = len(instance["options"])
+    return chr(ord("A") + (ord(letter) - ord("A") + k) % n)
 
 
 def plain_record(record: dict) -> dict:
@@ -116,6 +142,7 @@ def _row(
     row = {
         "model": entry.name,
         "instance_id": inst["instance_id"],
+        "rotation": int(inst.get("rotation") or 0),
         "prompt_version": entry.prompt_version,
         "media_recipe": entry.media_recipe,
         "cache_key": inst["cache_key"],
@@ -126,14 +153,14 @@ def _row(
     }
     if error is not None:
         return {**row, "status": error.status, "error": f"{type(error).__name__}: {error}"[:2000]}
-    parsed = parse_answer(reply.raw_response, inst["question_type"], inst.get("options"))
+    parsed = parse_answer(reply.raw_response, inst["question_type"], rotate(inst).get("options"))
     status = "refused" if reply.refused else ("ok" if parsed.ok else "unparseable")
     received = reply.received or {}
     return {
         **row,
         "status": status,
         "raw_response": reply.raw_response,
-        "parsed_answer": parsed.letter if status == "ok" else None,
+        "parsed_answer": unrotate_letter(parsed.letter, inst) if status == "ok" else None,
         "parsed_span_start": parsed.span[0] if status == "ok" and parsed.span else None,
         "parsed_span_end": parsed.span[1] if status == "ok" and parsed.span else None,
         "input_tokens": reply.input_tokens,
@@ -168,7 +195,8 @@ async def evaluate_cells(
             if stop.is_set():
                 return
             started, attempts, reply, error = time.monotonic(), 0, None, None
-            request = EvalRequest(inst, render_prompt(entry.prompt_version, inst), media_for(inst))
+            shown = rotate(inst)
+            request = EvalRequest(shown, render_prompt(entry.prompt_version, shown), media_for(inst))
             try:
                 async for attempt in AsyncRetrying(
                     stop=stop_after_attempt(entry.max_retries + 1),

@@ -17,6 +17,7 @@ SCHEMA = pa.schema(
     [
         ("model", pa.string()),
         ("instance_id", pa.string()),
+        ("rotation", pa.int64()),  # 0, or k>0 for circular evaluation: options shifted left by k
         ("status", pa.string()),
         ("raw_response", pa.string()),
         ("parsed_answer", pa.string()),
@@ -61,7 +62,9 @@ class PredictionStore:
         if not frames:
             return pd.DataFrame(columns=COLUMNS)
         rows = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else frames[0]
-        return rows.drop_duplicates("instance_id", keep="last").reset_index(drop=True)
+        rows = rows.reindex(columns=COLUMNS)  # files from before a column was added read as nulls
+        rows["rotation"] = rows["rotation"].fillna(0).astype("int64")
+        return rows.drop_duplicates(["instance_id", "rotation"], keep="last").reset_index(drop=True)
 
     def _read_journal(self) -> list[dict]:
         if not self.journal_path.exists():

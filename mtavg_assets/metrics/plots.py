@@ -1,0 +1,61 @@
+"""Pictures of the metric tables for the Dagster UI: PNG files plus markdown that embeds them."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: plots are files, never windows
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def _save(fig, path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    path.write_bytes(buffer.getvalue())
+    return f"![{path.stem}](data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()})"
+
+
+def dimension_bars(by_dimension: pd.DataFrame, path: Path) -> str:
+    """Accuracy per dimension, one bar per model, with 95% bootstrap CI whiskers."""
+    dims = sorted(by_dimension["dimension"].unique())
+    models = sorted(by_dimension["model"].unique())
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(dims)), 3.6))
+    width = 0.8 / max(len(models), 1)
+    for i, model in enumerate(models):
+        rows = by_dimension[by_dimension["model"] == model].set_index("dimension").reindex(dims)
+        x = np.arange(len(dims)) + i * width
+        acc = rows["accuracy"].to_numpy(dtype=float)
+        low = np.clip(acc - rows["ci_low"].to_numpy(dtype=float), 0, None)
+        high = np.clip(rows["ci_high"].to_numpy(dtype=float) - acc, 0, None)
+        ax.bar(x, acc, width, label=model, yerr=[np.nan_to_num(low), np.nan_to_num(high)], capsize=3)
+    ax.set_xticks(np.arange(len(dims)) + 0.4 - width / 2, dims)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("accuracy (95% CI)")
+    ax.set_title("Accuracy by failure dimension")
+    ax.legend(fontsize=7, ncols=min(len(models), 4))
+    return _save(fig, path)
+
+
+def category_heatmap(by_category: pd.DataFrame, path: Path) -> str:
+    """Model x category accuracy."""
+    table = by_category.pivot_table(index="model", columns="category", values="accuracy")
+    fig, ax = plt.subplots(figsize=(max(6, 0.55 * table.shape[1] + 2), max(2.5, 0.4 * table.shape[0] + 1.5)))
+    image = ax.imshow(table.to_numpy(dtype=float), vmin=0, vmax=1, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(table.shape[1]), table.columns, rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(range(table.shape[0]), table.index, fontsize=8)
+    for (r, c), value in np.ndenumerate(table.to_numpy(dtype=float)):
+        if not np.isnan(value):
+            ax.text(
+                c, r, f"{value:.2f}", ha="center", va="center", fontsize=6, color="white" if value < 0.6 else "black"
+            )
+    fig.colorbar(image, ax=ax, label="accuracy")
+    ax.set_title("Accuracy by model and category")
+    return _save(fig, path)
