@@ -1,0 +1,296 @@
+"""Every metric recomputed independently in Python on a fixture with known answers, compared with
+the DuckDB tables the SQL builds. Edge cases: categories with no instances, a model whose answers
+are all unparseable, zero-length spans, a model that answered a subset only."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from mtavg_assets.metrics.build import build_metric_tables
+from mtavg_assets.parquet_io import write_parquet
+from mtavg_assets.predictions.store import PredictionStore
+from mtavg_assets.qa.validate import VALID_COLUMNS
+from mtavg_assets.settings import DataLayout
+
+CATS = {
+    "lip_sync_drift": "av_language",
+    "identity_drift": "acting",
+    "music_mood_mismatch": "atmosphere",
+    "turn_taking_error": "narrative",
+    "continuity_break": "narrative",
+}
+
+
+def _instance(iid, qtype, category, clip_ids, answer=None, n_options=4, span=None, episode=None, subset="core"):
+    return {
+        "instance_id": iid,
+        "clip_ids": clip_ids,
+        "n_clips": len(clip_ids),
+        "subset": subset,
+        "question_type": qtype,
+        "dimension": CATS[category],
+        "category": category,
+        "question": f"{iid}?",
+        "options": None if qtype == "temporal" else [f"o{i}" for i in range(n_options)],
+        "n_options": None if qtype == "temporal" else n_options,
+        "answer": answer,
+        "answer_span_start": span[0] if span else None,
+        "answer_span_end": span[1] if span else None,
+        "source_generator": "gen-a" if clip_ids[0] in ("c1", "c2", "c3") else "gen-b",
+        "clip_duration_s": 10.0,
+        "clip_sha256s": [c * 8 for c in clip_ids],
+        "content_hash": f"h-{iid}",
+        "meta": json.dumps({"episode_id": episode} if episode else {}),
+        "source_file": "f.jsonl",
+        "line_no": 1,
+    }
+
+
+INSTANCES = [
+    _instance("q1", "mcq", "lip_sync_drift", ["c1"], "A"),
+    _instance("q2", "mcq", "lip_sync_drift", ["c1"], "B"),
+    _instance("q3", "mcq", "identity_drift", ["c2"], "C"),
+    _instance("q4", "mcq", "music_mood_mismatch", ["c3"], "D"),
+    _instance("q5", "yes_no", "identity_drift", ["c4"], "A", n_options=2),
+    _instance("q6", "yes_no", "music_mood_mismatch", ["c5"], "B", n_options=2),
+    _instance("q7", "yes_no", "turn_taking_error", ["c6"], "A", n_options=2),
+    _instance("q8", "mcq", "turn_taking_error", ["c6"], "B", n_options=3),
+    _instance("t1", "temporal", "lip_sync_drift", ["c1"], span=(1.0, 3.0), subset="temporal_localization"),
+    _instance("t2", "temporal", "turn_taking_error", ["c2"], span=(2.0, 4.0), subset="temporal_localization"),
+    _instance("t3", "temporal", "identity_drift", ["c5"], span=(5.0, 6.0), subset="temporal_localization"),
+    _instance("d1", "drama", "continuity_break", ["c1", "c2"], "A", n_options=3, episode="e1", subset="short_drama"),
+    _instance("d2", "drama", "continuity_break", ["c1", "c2"], "B", n_options=3, episode="e1", subset="short_drama"),
+    _instance("d3", "drama", "continuity_break", ["c3", "c4"], "C", n_options=3, episode="e2", subset="short_drama"),
+]
+GOLD = {i["instance_id"]: i for i in INSTANCES}
+# model -> instance -> (status, letter or span)
+ANSWERS = {
+    "good": {
+        **{i: ("ok", GOLD[i]["answer"]) for i in GOLD if GOLD[i]["answer"]},
+        "t1": ("ok", (1.0, 3.0)),
+        "t2": ("ok", (3.0, 3.0)),
+        "t3": ("ok", (5.5, 7.0)),
+    },
+    "half": {
+        "q1": ("ok", "A"),
+        "q2": ("ok", "A"),
+        "q3": ("unparseable", None),
+        "q4": ("ok", "D"),
+        "q5": ("error", None),
+        "q6": ("ok", "A"),
+        "q7": ("ok", "A"),
+        "q8": ("timeout", None),
+        "t1": ("ok", (0.0, 2.0)),
+        "t2": ("unparseable", None),
+        "t3": ("ok", (5.0, 5.5)),
+        "d1": ("ok", "A"),
+        "d2": ("ok", "C"),
+        "d3": ("ok", "C"),
+    },
+    "mute": {i: ("unparseable", None) for i in GOLD},
+    "partial": {"q1": ("ok", "A"), "q2": ("ok", "B"), "q3": ("ok", "A"), "t1": ("ok", (1.0, 2.0))},
+}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    layout = DataLayout(tmp_path_factory.mktemp("metrics"))
+    write_parquet(pd.DataFrame(INSTANCES, columns=VALID_COLUMNS), layout.derived("validated_qa"))
+    write_parquet(
+        pd.DataFrame(
+            {
+                "source_file": ["f.jsonl"],
+                "line_no": [9],
+                "instance_id": ["bad"],
+                "reason": ["unknown category"],
+                "record_json": ["{}"],
+            }
+        ),
+        layout.derived("qa_rejects"),
+    )
+    write_parquet(
+        pd.DataFrame({"clip_id": [f"c{i}" for i in range(1, 7)], "duration_s": 10.0}), layout.derived("clip_catalog")
+    )
+    write_parquet(
+        pd.DataFrame({"clip_id": pd.Series([], dtype=str), "reason": pd.Series([], dtype=str)}),
+        layout.derived("clip_rejects"),
+    )
+    write_parquet(
+        pd.DataFrame({"name": list(ANSWERS), "provider": ["openai"] * 4, "valid": True}),
+        layout.derived("model_registry"),
+    )
+    for model, answers in ANSWERS.items():
+        store = PredictionStore(layout, model)
+        for iid, (status, value) in answers.items():
+            span = value if isinstance(value, tuple) else (None, None)
+            store.append(
+                {
+                    "model": model,
+                    "instance_id": iid,
+                    "status": status,
+                    "cache_key": f"k-{iid}",
+                    "instance_content_hash": f"h-{iid}",
+                    "attempts": 1,
+                    "parsed_answer": value if isinstance(value, str) else None,
+                    "parsed_span_start": span[0],
+                    "parsed_span_end": span[1],
+                }
+            )
+        store.compact()
+    build_metric_tables(layout, n_resamples=200, seed=3)
+    con = duckdb.connect(str(layout.duckdb_file), read_only=True)
+    yield con
+    con.close()
+
+
+def _choice(model):
+    rows = []
+    for iid, gold in GOLD.items():
+        if gold["question_type"] == "temporal":
+            continue
+        status, value = ANSWERS[model].get(iid, ("missing", None))
+        rows.append({**gold, "status": status, "correct": status == "ok" and value == gold["answer"]})
+    return pd.DataFrame(rows)
+
+
+def _iou(pred, gold):
+    if pred is None:
+        return 0.0
+    inter = max(0.0, min(pred[1], gold[1]) - max(pred[0], gold[0]))
+    union = max(pred[1], gold[1]) - min(pred[0], gold[0])
+    return inter / union if union > 0 else 0.0
+
+
+def _row(con, sql):
+    return con.execute(sql).df().iloc[0]
+
+
+@pytest.mark.parametrize("model", list(ANSWERS))
+def test_accuracy_readings_rates_and_macro(built, model):
+    frame = _choice(model)
+    got = _row(built, f"SELECT * FROM metrics_by_model WHERE model = '{model}'")
+    answered = frame["status"] == "ok"
+    assert got["n_instances"] == len(frame) == 11
+    assert got["accuracy"] == pytest.approx(frame["correct"].mean())
+    if answered.any():
+        assert got["accuracy_answered"] == pytest.approx(frame.loc[answered, "correct"].mean())
+    else:
+        assert pd.isna(got["accuracy_answered"])  # all-unparseable: no answered cells, not 0 and not 1
+    assert got["chance"] == pytest.approx((1 / frame["n_options"]).mean())
+    assert got["unparseable_rate"] == pytest.approx((frame["status"] == "unparseable").mean())
+    assert got["error_rate"] == pytest.approx(frame["status"].isin(["error", "timeout", "rate_limited"]).mean())
+    assert got["missing_rate"] == pytest.approx((frame["status"] == "missing").mean())
+    per_category = frame.groupby("category")["correct"].mean()
+    assert got["macro_accuracy"] == pytest.approx(per_category.mean())
+    assert got["n_categories"] == len(per_category) == 5
+
+
+def test_groupings_and_empty_categories(built):
+    frame = _choice("half")
+    for group_by in ("dimension", "category", "subset", "question_type", "source_generator"):
+        got = (
+            built.execute(
+                f"SELECT group_value, accuracy, n_instances FROM metrics_by_group "
+                f"WHERE model = 'half' AND group_by = '{group_by}'"
+            )
+            .df()
+            .set_index("group_value")
+        )
+        expected = frame.groupby(group_by)["correct"].agg(["mean", "size"])
+        assert got["accuracy"].to_dict() == pytest.approx(expected["mean"].to_dict())
+        assert got["n_instances"].to_dict() == expected["size"].to_dict()
+    categories = set(built.execute("SELECT DISTINCT category FROM metrics_by_category").df()["category"])
+    assert "gaze_error" not in categories and categories == set(frame["category"])
+
+
+@pytest.mark.parametrize("model", list(ANSWERS))
+def test_temporal_iou_miou_and_recall(built, model):
+    ious = []
+    for iid, gold in GOLD.items():
+        if gold["question_type"] != "temporal":
+            continue
+        status, value = ANSWERS[model].get(iid, ("missing", None))
+        ious.append(_iou(value if status == "ok" else None, (gold["answer_span_start"], gold["answer_span_end"])))
+    got = _row(built, f"SELECT * FROM temporal_metrics WHERE model = '{model}' AND dimension = 'all'")
+    assert got["miou"] == pytest.approx(np.mean(ious))
+    for threshold, column in ((0.3, "r1_iou_0_3"), (0.5, "r1_iou_0_5"), (0.7, "r1_iou_0_7")):
+        assert got[column] == pytest.approx(np.mean([i >= threshold for i in ious]))
+    if model == "good":
+        assert ious == [1.0, 0.0, 0.25]  # exact, zero-length, partial overlap
+
+
+def test_short_drama_accuracy_and_episode_consistency(built):
+    for model in ANSWERS:
+        frame = _choice(model)
+        drama = frame[frame["subset"] == "short_drama"].assign(
+            episode=lambda f: f["meta"].map(lambda m: json.loads(m)["episode_id"])
+        )
+        got = _row(built, f"SELECT * FROM short_drama_metrics WHERE model = '{model}'")
+        assert got["accuracy"] == pytest.approx(drama["correct"].mean())
+        assert got["episode_consistency"] == pytest.approx(drama.groupby("episode")["correct"].all().mean())
+
+
+def _mcnemar(b, c):
+    n = b + c
+    if n == 0:
+        return 1.0
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(min(b, c) + 1)) / 2**n)
+
+
+def test_pairwise_mcnemar_on_shared_instances(built):
+    got = built.execute("SELECT * FROM pairwise_tests").df().set_index(["model_a", "model_b"])
+    models = sorted(ANSWERS)
+    assert len(got) == len(models) * (len(models) - 1) // 2
+    for i, a in enumerate(models):
+        for b in models[i + 1 :]:
+            fa, fb = _choice(a).set_index("instance_id"), _choice(b).set_index("instance_id")
+            shared = fa.index[(fa["status"] != "missing") & (fb["status"] != "missing")]
+            only_a = int((fa.loc[shared, "correct"] & ~fb.loc[shared, "correct"]).sum())
+            only_b = int((fb.loc[shared, "correct"] & ~fa.loc[shared, "correct"]).sum())
+            row = got.loc[(a, b)]
+            assert row["n_shared"] == len(shared)
+            assert (row["a_only_correct"], row["b_only_correct"]) == (only_a, only_b)
+            assert row["mcnemar_p"] == pytest.approx(_mcnemar(only_a, only_b))
+
+
+def test_bootstrap_interval_matches_a_naive_loop(built):
+    frame = _choice("half")
+    clips = sorted({i["clip_ids"][0] for i in INSTANCES if i["question_type"] != "temporal"})
+    rng = np.random.default_rng(3)
+    draws = rng.multinomial(len(clips), np.full(len(clips), 1 / len(clips)), size=200)
+    samples = []
+    for weights in draws:
+        w = dict(zip(clips, weights, strict=True))
+        num = sum(w[c] * ok for c, ok in zip(frame["clip_ids"].map(lambda x: x[0]), frame["correct"], strict=True))
+        den = sum(w[c] for c in frame["clip_ids"].map(lambda x: x[0]))
+        samples.append(num / den)
+    got = _row(built, "SELECT * FROM metrics_by_model WHERE model = 'half'")
+    assert got["ci_low"] == pytest.approx(np.percentile(samples, 2.5), abs=1e-5)
+    assert got["ci_high"] == pytest.approx(np.percentile(samples, 97.5), abs=1e-5)
+    assert got["ci_low"] <= got["accuracy"] <= got["ci_high"]
+
+
+def test_position_bias_against_the_gold_distribution(built):
+    got = (
+        built.execute("SELECT * FROM answer_distribution WHERE model = 'half' AND question_type = 'yes_no'")
+        .df()
+        .set_index("letter")
+    )
+    assert got.loc["A", "n_predicted"] == 2 and got.loc["B", "n_predicted"] == 0  # q6 'A', q7 'A'
+    assert got.loc["A", "share_gold"] == pytest.approx(2 / 3)
+    tvd = _row(built, "SELECT * FROM position_bias WHERE model = 'half' AND question_type = 'yes_no'")
+    assert tvd["total_variation_distance"] == pytest.approx(0.5 * (abs(1 - 2 / 3) + abs(0 - 1 / 3)))
+
+
+def test_leaderboard_order_and_ties(built):
+    board = built.execute("SELECT * FROM leaderboard").df()
+    accuracies = {m: _choice(m)["correct"].mean() for m in ANSWERS}
+    assert list(board["model"]) == sorted(accuracies, key=lambda m: (-accuracies[m], m))
+    assert not board.iloc[0]["tied_with_above"]
+    assert set(board.columns) >= {"ci_low", "ci_high", "macro_accuracy", "temporal_miou", "letter_bias_tvd"}
