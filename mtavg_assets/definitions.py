@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from mtavg_assets import automation
 from mtavg_assets.assets import clips, metrics, models, predictions, qa
 from mtavg_assets.resources import MtavgData
 
@@ -19,6 +20,11 @@ evaluate_model_job = dg.define_asset_job(
     partitions_def=models.models_partitions,
     description="Evaluate one model partition (only unanswered cells).",
 )
+check_qa_job = dg.define_asset_job(
+    "check_qa",
+    selection=dg.AssetSelection.checks_for_assets(dg.AssetKey("validated_qa")),
+    description="Re-run the data-quality checks of validated QA (they gate evaluation).",
+)
 build_metrics_job = dg.define_asset_job(
     "build_metrics",
     selection=dg.AssetSelection.groups("metrics"),
@@ -31,7 +37,13 @@ def build_definitions(data_dir: str | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=ALL_ASSETS,
         asset_checks=ALL_CHECKS,
-        jobs=[prepare_benchmark_job, evaluate_model_job, build_metrics_job],
+        jobs=[prepare_benchmark_job, evaluate_model_job, build_metrics_job, check_qa_job],
+        schedules=[automation.nightly_reevaluation],
+        sensors=[
+            automation.input_files_sensor,
+            automation.evaluate_after_prepare,
+            automation.metrics_after_predictions,
+        ],
         resources={"mtavg": MtavgData(data_dir=data_dir) if data_dir else MtavgData()},
     )
 

@@ -22,7 +22,9 @@ from mtavg_assets.resources import MtavgData
 )
 def clip_catalog(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.MaterializeResult:
     layout = mtavg.layout
-    result = build_catalog(layout.clips_dir, layout.clip_manifest)
+    previous_path = layout.derived("clip_catalog")
+    previous = read_parquet(previous_path) if previous_path.exists() else None
+    result = build_catalog(layout.clips_dir, layout.clip_manifest, previous=previous)
     write_parquet(result.catalog, layout.derived("clip_catalog"))
     write_parquet(result.rejects, layout.derived("clip_rejects"))
     for reject in result.rejects.itertuples():

@@ -14,6 +14,7 @@ from mtavg_assets.parquet_io import read_parquet
 from mtavg_assets.predictions.costs import estimate_cost_usd
 from mtavg_assets.predictions.runner import CELL_MODES, Progress, evaluate_cells, select_cells
 from mtavg_assets.predictions.store import PredictionStore
+from mtavg_assets.qa.gate import qa_gate_status
 from mtavg_assets.registry import load_registry
 from mtavg_assets.resources import MtavgData
 from mtavg_assets.settings import DataLayout
@@ -80,6 +81,9 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mt
         raise dg.Failure(
             f"model {name!r} needs its API key: set the environment variable {entry.api_key_env}", allow_retries=False
         )
+    gate, reason = qa_gate_status(layout)
+    if gate != "open":
+        raise dg.Failure(f"evaluation of {name!r} blocked: {reason}", allow_retries=False)
     instances = read_parquet(layout.derived("validated_qa"))
     store = PredictionStore(layout, name)
     cells, answered = select_cells(instances, store.load(), entry, config.mode)

@@ -7,6 +7,7 @@ import pandas as pd
 
 from mtavg_assets.assets.clips import clip_catalog
 from mtavg_assets.parquet_io import read_parquet, write_parquet
+from mtavg_assets.qa.gate import record_qa_gate
 from mtavg_assets.qa.load import load_qa_lines
 from mtavg_assets.qa.validate import validate_qa
 from mtavg_assets.resources import MtavgData
@@ -115,7 +116,9 @@ def qa_counts_reconcile(mtavg: MtavgData) -> dg.AssetCheckResult:
 def qa_expectations(mtavg: MtavgData) -> dg.AssetCheckResult:
     from mtavg_assets.qa.expectations import run_qa_suite
 
-    outcome = run_qa_suite(read_parquet(mtavg.layout.derived("validated_qa")), mtavg.taxonomy())
+    layout = mtavg.layout
+    outcome = run_qa_suite(read_parquet(layout.derived("validated_qa")), mtavg.taxonomy())
+    record_qa_gate(layout, outcome.success, outcome.failed)
     return dg.AssetCheckResult(
         passed=outcome.success,
         severity=dg.AssetCheckSeverity.ERROR,

@@ -32,6 +32,7 @@ CATALOG_COLUMNS = [
     "sample_rate",
     "size_bytes",
     "sha256",
+    "identity",
 ]
 REJECT_COLUMNS = ["clip_id", "path", "line_no", "reason"]
 
@@ -101,13 +102,25 @@ class ClipCatalog:
     manifest_lines: int
 
 
-def _examine(clips_root: Path, line_no: int, record: dict) -> tuple[dict | None, dict | None]:
+def file_identity(path: Path) -> str | None:
+    """Cheap identity of a file's content (path, size, mtime): unchanged files are not re-probed."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
+def _examine(clips_root: Path, line_no: int, record: dict, known: dict[str, dict]) -> tuple[dict | None, dict | None]:
     clip_id, rel = record.get("clip_id"), record.get("path")
     try:
         if not isinstance(clip_id, str) or not clip_id:
             raise ClipRejected("missing clip_id")
         path = resolve_inside(clips_root, rel)
-        facts = probe_facts(path)
+        identity = file_identity(path)
+        facts = known.get(identity) if identity else None
+        if facts is None:
+            facts = {**probe_facts(path), "sha256": sha256_of(path), "identity": identity}
         row = {
             "clip_id": clip_id,
             "path": rel,
@@ -116,20 +129,26 @@ def _examine(clips_root: Path, line_no: int, record: dict) -> tuple[dict | None,
             "n_speakers": int(record.get("n_speakers") or 0),
             "meta": json.dumps(record.get("meta") or {}, sort_keys=True),
             **facts,
-            "sha256": sha256_of(path),
         }
         return row, None
     except ClipRejected as exc:
         return None, {"clip_id": clip_id, "path": rel, "line_no": line_no, "reason": str(exc)}
 
 
-def build_catalog(clips_root: Path, manifest: Path, workers: int | None = None) -> ClipCatalog:
-    """Probe every manifest entry in parallel; each entry ends in exactly one of catalog or rejects."""
+def build_catalog(
+    clips_root: Path, manifest: Path, workers: int | None = None, previous: pd.DataFrame | None = None
+) -> ClipCatalog:
+    """Probe every manifest entry in parallel; each entry ends in exactly one of catalog or rejects.
+    Facts of files unchanged since `previous` (an earlier catalog) are reused, not re-probed."""
+    known = {}
+    if previous is not None and "identity" in previous:
+        facts_columns = CATALOG_COLUMNS[6:]  # duration_s .. identity
+        known = {row["identity"]: row for row in previous[facts_columns].to_dict("records") if row["identity"]}
     lines = list(read_jsonl(manifest)) if manifest.exists() else []
     rejects = [{"clip_id": None, "path": None, "line_no": ln.line_no, "reason": ln.error} for ln in lines if ln.error]
     good = [ln for ln in lines if ln.record is not None]
     with ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2) * 2)) as pool:
-        results = list(pool.map(lambda ln: _examine(clips_root, ln.line_no, ln.record), good))
+        results = list(pool.map(lambda ln: _examine(clips_root, ln.line_no, ln.record, known), good))
     rows, seen = [], set()
     for line, (row, reject) in zip(good, results, strict=True):
         if reject:
