@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "leaderboard":
         print_leaderboard(layout)
         return 0
+    os.environ.setdefault("MTAVG_PROGRESS_BAR", "1")
     started = time.monotonic()
     ensure_demo_data(layout, args.episodes, args.regenerate)
     failures = run_pipeline(layout, _instance())

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the programs mtavg needs from the OS package manager when they are missing:
-# ffmpeg/ffprobe (clip probing, rendering, media recipes) and the DejaVu font (demo labels).
+# ffmpeg/ffprobe (clip probing, rendering, media recipes) and the DejaVu font (demo labels);
+# with --browser also Chromium, which the UI test drives headless through Playwright.
 set -euo pipefail
 need=()
+if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then need+=(chromium); fi
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)

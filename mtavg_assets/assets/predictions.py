@@ -6,6 +6,7 @@ import os
 import time
 
 import dagster as dg
+from tqdm import tqdm
 
 from mtavg_assets.assets.clips import clip_media
 from mtavg_assets.assets.models import model_registry, models_partitions
@@ -45,10 +46,17 @@ def media_lookup(layout: DataLayout, recipe: str):
     return lambda inst: [by_sha[sha] for sha in inst["clip_sha256s"] if sha in by_sha]
 
 
-def progress_logger(log, every_s: float = 10.0):
+PROGRESS_BAR_ENV = "MTAVG_PROGRESS_BAR"  # set by the CLI: also draw a terminal progress bar
+
+
+def progress_logger(log, bar: tqdm | None = None, every_s: float = 10.0):
+    """Log done/total, errors, rate and ETA into the run log every `every_s`, and at the end."""
     last = {"t": 0.0}
 
     def report(p: Progress) -> None:
+        if bar is not None:
+            bar.update(p.done - bar.n)
+            bar.set_postfix(errors=p.errors, refresh=False)
         now = time.monotonic()
         if p.done == p.total or now - last["t"] >= every_s:
             last["t"] = now
@@ -93,6 +101,7 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mt
         f"estimated cost {'unknown (no price in models.yaml)' if estimate is None else f'${estimate:.4f}'}"
     )
     evaluator = build_evaluator(entry, instances, layout.media_dir)
+    bar = tqdm(total=len(cells), desc=name, unit="cell", mininterval=1.0, disable=not os.environ.get(PROGRESS_BAR_ENV))
     summary = asyncio.run(
         evaluate_cells(
             evaluator,
@@ -100,9 +109,10 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mt
             store,
             media_lookup(layout, entry.media_recipe),
             budget_usd=config.budget_usd if config.budget_usd is not None else entry.budget_usd,
-            progress=progress_logger(context.log),
+            progress=progress_logger(context.log, bar),
         )
     )
+    bar.close()
     rows = store.compact()
     current = rows[rows["instance_id"].isin(instances["instance_id"])]
     status_counts = current["status"].value_counts().to_dict()
