@@ -13,6 +13,15 @@ from mtavg_assets_tests.conftest import OFFLINE_MODELS, PipelineRunner
 from mtavg_assets_tests.fake_providers import FakeConfig, FakeProviderServer
 
 SECRET = "sk-test-do-not-leak-1234567890"
+GEMINI_FILES = """  - name: gemini-files
+    provider: gemini
+    model: gemini-2.5-pro
+    base_url: BASE
+    api_key_env: MTAVG_TEST_KEY
+    media: video
+    retry_initial_s: 0.01
+    generation: {inline_max_bytes: 0, upload_poll_s: 0.01}
+"""  # every clip goes through the Files API
 
 
 def _models(server: FakeProviderServer, extra: str = "") -> str:
@@ -112,15 +121,7 @@ def test_gemini_inline_video_with_schema_and_fps(api_pipeline):
 
 
 def test_gemini_files_api_uploads_once_per_clip_and_reuses_across_runs(api_pipeline):
-    extra = """  - name: gemini-files
-    provider: gemini
-    model: gemini-2.5-pro
-    base_url: BASE
-    api_key_env: MTAVG_TEST_KEY
-    media: video
-    retry_initial_s: 0.01
-    generation: {inline_max_bytes: 0, upload_poll_s: 0.01}
-"""
+    extra = GEMINI_FILES
     runner, server = api_pipeline(FakeConfig(file_polls_until_active=2), "")
     runner.layout.models_file.write_text(_models(server, extra.replace("BASE", server.base_url)))
     assert runner.run("prepare_benchmark").success
@@ -140,14 +141,7 @@ def test_gemini_files_api_uploads_once_per_clip_and_reuses_across_runs(api_pipel
 
 
 def test_failed_upload_is_an_error_status_not_an_answer(api_pipeline):
-    extra = """  - name: gemini-files
-    provider: gemini
-    model: gemini-2.5-pro
-    base_url: BASE
-    api_key_env: MTAVG_TEST_KEY
-    media: video
-    generation: {inline_max_bytes: 0, upload_poll_s: 0.01}
-"""
+    extra = GEMINI_FILES
     runner, server = api_pipeline(FakeConfig(fail_uploads=True))
     runner.layout.models_file.write_text(_models(server, extra.replace("BASE", server.base_url)))
     assert runner.run("prepare_benchmark").success
