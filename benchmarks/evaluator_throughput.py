@@ -4,7 +4,7 @@ Prints: achieved throughput as a ratio of the ideal (concurrency / latency) for 
 the real OpenAI SDK; calls made by an immediate re-run; calls made after a SIGKILL mid-run and a
 resume, against the number of cells the killed run had not persisted.
 
-    .venv/bin/python benchmarks/evaluator_throughput.py [--n 2000] [--concurrency 32] [--latency 0.5]
+    .venv/bin/python benchmarks/evaluator_throughput.py [--n 2000] [--concurrency 32] [--latency 0.25]
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--latency", type=float, default=0.5)
+    parser.add_argument("--latency", type=float, default=0.25)
     parser.add_argument("--child", nargs=2, metavar=("BASE_URL", "DATA_DIR"))
     args = parser.parse_args()
     if args.child:

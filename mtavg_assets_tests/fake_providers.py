@@ -62,6 +62,7 @@ def _prompt_text(body: dict) -> str:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
     server: FakeProviderServer
 
     def log_message(self, *args) -> None:  # keep test output clean
