@@ -39,6 +39,7 @@ class FakeConfig:
     file_polls_until_active: int = 1
     fail_uploads: bool = False
     refuse_if: str | None = None  # prompts containing this text are safety-blocked
+    reject_schema: bool = False  # answer 400 to Gemini requests that carry a response schema
 
 
 @dataclass
@@ -159,6 +160,18 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(raw)
         with state.lock:
             state.bodies.append(body)
+        if gemini and cfg.reject_schema and "responseSchema" in body.get("generationConfig", {}):
+            self._send(
+                400,
+                {
+                    "error": {
+                        "code": 400,
+                        "status": "INVALID_ARGUMENT",
+                        "message": "response schema is not supported by this model",
+                    }
+                },
+            )
+            return
         prompt = _prompt_text(body)
         answer = cfg.policy(prompt)
         refused = bool(cfg.refuse_if and cfg.refuse_if in prompt)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import pandas as pd
 import pytest
@@ -235,3 +237,25 @@ def test_backoff_honours_retry_after():
     assert _wait_for(entry)(State) >= 7.5
     State.outcome.exception = staticmethod(lambda: RateLimited("slow down"))
     assert _wait_for(entry)(State) < 1.0
+
+
+def test_gemini_falls_back_to_text_when_the_model_rejects_the_schema(api_pipeline):
+    runner, server = api_pipeline(FakeConfig(reject_schema=True))
+    assert runner.run("evaluate_model", partition_key="gemini-fake").success
+    rows = _rows(runner, "gemini-fake")
+    assert set(rows["status"]) == {"ok"}
+    with_schema = [b for b in server.state.bodies if "responseSchema" in b.get("generationConfig", {})]
+    assert 1 <= len(with_schema) <= 8  # only the first requests (one per concurrent slot) carried it
+
+
+def test_gemini_uploads_are_deleted_at_the_end_when_asked(api_pipeline):
+    runner, server = api_pipeline(FakeConfig())
+    entry = GEMINI_FILES.replace("BASE", server.base_url).replace(
+        "upload_poll_s: 0.01}", "upload_poll_s: 0.01, delete_uploads: true}"
+    )
+    runner.layout.models_file.write_text(_models(server, entry))
+    assert runner.run("prepare_benchmark").success
+    assert runner.run("evaluate_model", partition_key="gemini-files").success
+    assert server.state.uploads > 0 and server.state.deleted == server.state.uploads and not server.state.files
+    index = runner.layout.media_dir / "gemini_uploads" / "gemini-files.json"
+    assert json.loads(index.read_text()) == {}

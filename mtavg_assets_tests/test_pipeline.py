@@ -131,3 +131,20 @@ def test_metrics_match_an_independent_computation(pipeline):
         drama = choice[choice["subset"] == "short_drama"]
         d = _db(pipeline.layout, f"SELECT * FROM short_drama_metrics WHERE model = '{model}'").iloc[0]
         assert d["accuracy"] == pytest.approx(correct[drama.index].mean())
+
+
+def test_each_sql_file_runs_on_its_own_against_the_published_database(pipeline, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    from mtavg_assets.metrics.build import sql_files
+
+    pipeline.run_all(["random", "prior"])
+    assert pipeline.layout.root == tmp_path / "data"  # the CLI's default ./data, seen from tmp_path
+    for path in sql_files():
+        copy = tmp_path / f"copy-{path.stem}.duckdb"
+        shutil.copy(pipeline.layout.duckdb_file, copy)
+        code = f"import duckdb; duckdb.connect({str(copy)!r}).execute(open({str(path)!r}).read())"
+        result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+        assert result.returncode == 0, f"{path.name}: {result.stderr[-1500:]}"

@@ -18,6 +18,7 @@ from mtavg_assets.resources import MtavgData
 @dg.asset(
     group_name="clips",
     kinds={"ffmpeg", "parquet"},
+    code_version="clip-catalog-1",
     description="ffprobe facts and sha256 of every clip in the manifest; unreadable clips go to clip_rejects.",
 )
 def clip_catalog(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.MaterializeResult:
@@ -62,6 +63,7 @@ def _fingerprint(values: pd.Series) -> str:
     group_name="clips",
     kinds={"ffmpeg", "parquet"},
     deps=[clip_catalog, "model_registry"],
+    code_version="clip-media-1",
     description="Evaluator inputs per (clip sha256, media recipe) for the recipes registered models use; "
     "made once and reused while the content is unchanged.",
 )

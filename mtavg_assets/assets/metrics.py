@@ -35,6 +35,7 @@ def metric_tables(mtavg: MtavgData) -> dg.MaterializeResult:
     group_name="metrics",
     kinds={"duckdb"},
     deps=[metric_tables],
+    code_version="leaderboard-1",
     description="Ranking of evaluators (offline baselines marked, statistical ties flagged) with plots: "
     "accuracy by dimension with 95% CIs and a model x category heatmap.",
 )

@@ -55,6 +55,7 @@ def sync_model_partitions(instance: dg.DagsterInstance, names: list[str]) -> lis
 @dg.asset(
     group_name="evaluation",
     kinds={"yaml", "parquet"},
+    code_version="model-registry-1",
     description="Entries of data/models.yaml, validated one by one; invalid entries are kept with their reason.",
 )
 def model_registry(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.MaterializeResult:

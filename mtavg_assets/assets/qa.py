@@ -16,6 +16,7 @@ from mtavg_assets.resources import MtavgData
 @dg.asset(
     group_name="qa",
     kinds={"parquet"},
+    code_version="qa-instances-1",
     description="Every non-blank line of data/qa/*.jsonl, parsed or with its parse error; nothing dropped.",
 )
 def qa_instances(mtavg: MtavgData) -> dg.MaterializeResult:
@@ -38,12 +39,14 @@ def qa_instances(mtavg: MtavgData) -> dg.MaterializeResult:
     specs=[
         dg.AssetSpec(
             "validated_qa",
+            code_version="validated-qa-1",
             deps=[qa_instances, clip_catalog],
             kinds={"parquet"},
             description="QA instances that passed schema, taxonomy and referential checks.",
         ),
         dg.AssetSpec(
             "qa_rejects",
+            code_version="validated-qa-1",
             deps=[qa_instances, clip_catalog],
             kinds={"parquet"},
             description="Rejected QA lines with the reason; valid + rejected == input, always.",
@@ -130,6 +133,7 @@ def qa_expectations(mtavg: MtavgData) -> dg.AssetCheckResult:
     group_name="qa",
     kinds={"parquet"},
     deps=["validated_qa"],
+    code_version="qa-subsets-1",
     description="Subset membership (core, short_drama, temporal_localization) of validated instances.",
 )
 def qa_subsets(mtavg: MtavgData) -> dg.MaterializeResult:

@@ -121,10 +121,10 @@ class GeminiEvaluator:
         uri, mime = await self._uploaded_uri(media)
         return types.Part(file_data=types.FileData(file_uri=uri, mime_type=mime), video_metadata=metadata)
 
-    def _config(self, instance: dict) -> types.GenerateContentConfig:
+    def _config(self, instance: dict, structured: bool) -> types.GenerateContentConfig:
         gen = self.entry.generation
         config = {k: gen[k] for k in ("temperature", "top_p", "seed", "max_output_tokens") if k in gen}
-        if self._structured:
+        if structured:
             config.update(response_mime_type="application/json", response_schema=answer_schema(instance))
         return types.GenerateContentConfig(**config)
 
@@ -141,13 +141,14 @@ class GeminiEvaluator:
                     parts.append(types.Part(text=f"Clip {index + 1}:"))
                 parts.append(await self._video_part(media, fps))
             parts.append(types.Part(text=request.prompt))
+            structured = self._structured
             try:
-                response = await self._generate(parts, instance)
+                response = await self._generate(parts, instance, structured)
             except errors.ClientError as exc:
-                if not (self._structured and exc.code == 400 and "schema" in str(exc).lower()):
+                if not (structured and exc.code == 400 and "schema" in str(exc).lower()):
                     raise
                 self._structured = False  # this model takes no response schema: parse free text instead
-                response = await self._generate(parts, instance)
+                response = await self._generate(parts, instance, structured=False)
         except errors.APIError as exc:
             headers = getattr(exc.response, "headers", None)
             raise http_error(exc.code or 0, exc.message or str(exc), headers, self._secret) from None
@@ -159,9 +160,11 @@ class GeminiEvaluator:
             raise EvaluatorError(redact(f"{type(exc).__name__}: {exc}", self._secret)[:1000]) from None
         return self._reply(response, request, fps)
 
-    async def _generate(self, parts, instance):
+    async def _generate(self, parts, instance, structured: bool):
         return await self.client.aio.models.generate_content(
-            model=self.entry.model, contents=[types.Content(role="user", parts=parts)], config=self._config(instance)
+            model=self.entry.model,
+            contents=[types.Content(role="user", parts=parts)],
+            config=self._config(instance, structured),
         )
 
     def _reply(self, response, request: EvalRequest, fps: float) -> EvalReply:
@@ -197,4 +200,7 @@ class GeminiEvaluator:
         return deleted
 
     async def aclose(self) -> None:
+        """End of a run: delete the uploads if the entry asks for it (else keep them for reuse)."""
+        if self.entry.generation.get("delete_uploads"):
+            await self.delete_uploads()
         await self.client.aio.aclose()
