@@ -10,7 +10,7 @@ import ffmpeg
 import pytest
 
 from mtavg_assets.demo.render import FPS, HEAD_Y, MOUTH_BOX, render_clip
-from mtavg_assets.demo.script import CHARACTERS, LIP_OFFSET_S, SIDE_X, Character, make_script
+from mtavg_assets.demo.script import CHARACTERS, LIP_OFFSET_S, Character, character_x, make_script
 from mtavg_assets.jsonl import read_jsonl
 from mtavg_assets.taxonomy import QUESTION_TYPES, REQUIRED_DIMENSIONS, SUBSETS
 
@@ -50,7 +50,8 @@ def test_injected_lip_offset_is_in_the_file(tmp_path, kind, expected_shift):
     path = tmp_path / "clip.mp4"
     render_clip(script, path)
 
-    frames = [f for f in mouth_open_frames(path, SIDE_X[CAST[target.speaker].side]) if f / FPS >= target.start - 0.05]
+    x = character_x(script, target.speaker, target.start + 0.05)  # figures move only at cuts
+    frames = [f for f in mouth_open_frames(path, x) if f / FPS >= target.start - 0.05]
     mouth_onset = frames[0] / FPS
     onsets = [t for t in voice_onsets(path, CAST[target.voice].voice_hz) if t >= target.start - 0.2]
     measured_shift = onsets[0] - mouth_onset

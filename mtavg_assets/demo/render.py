@@ -12,7 +12,7 @@ from pathlib import Path
 import ffmpeg
 import numpy as np
 
-from mtavg_assets.demo.script import SIDE_X, ClipScript
+from mtavg_assets.demo.script import ClipScript, character_x, shots
 
 WIDTH, HEIGHT, FPS, SAMPLE_RATE = 320, 180, 12, 16000
 FONT_FILE = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -60,9 +60,6 @@ def _draw_video(script: ClipScript, stream):
         stream = stream.drawbox(
             0, 0, WIDTH, HEIGHT, color="0x10183a", thickness="fill", enable=_between([script.dark_light])
         )
-    shots = [(0.0, script.duration + 1, False)]
-    if script.swap_at is not None:
-        shots = [(0.0, script.swap_at, False), (script.swap_at, script.duration + 1, True)]
     for index, char in enumerate(script.characters):
         speaking = _between(script.speaking(index))
         colours = [(0.0, script.duration + 1, char.colour)]
@@ -71,9 +68,8 @@ def _draw_video(script: ClipScript, stream):
         frozen = "0"
         if script.frozen_listener and script.frozen_listener[0] == index:
             frozen = _between([script.frozen_listener[1:]])
-        for shot_start, shot_end, swapped in shots:
-            side = (len(script.characters) - 1 - char.side) if swapped else char.side
-            x = SIDE_X[side % len(SIDE_X)] + (side // len(SIDE_X)) * 40
+        for shot_start, shot_end, _, _ in shots(script):
+            x = character_x(script, index, shot_start)
             in_shot = f"between(t,{shot_start:.3f},{shot_end - 1e-3:.3f})"
             for c_start, c_end, colour in colours:
                 visible = f"{in_shot}*between(t,{c_start:.3f},{c_end - 1e-3:.3f})"

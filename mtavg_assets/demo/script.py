@@ -39,7 +39,8 @@ FAILURE_KINDS = (
     ("identity_drift", "identity_drift"),
 )
 LIP_OFFSET_S = 0.75
-SIDE_X = (40, 200)  # left and right positions of a character on a 320-px frame
+SLOT_X = {2: (40, 200), 3: (20, 130, 240)}  # x of each character slot on a 320-px frame, by cast size
+SHOT_OFFSETS = (0, 14, -14)  # horizontal reframing of consecutive shots (cuts that keep screen direction)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ class ClipScript:
     music: list[tuple[float, float, str]] = field(default_factory=list)  # (start, end, mood)
     dark_light: tuple[float, float] | None = None
     frozen_listener: tuple[int, float, float] | None = None  # (character, start, end)
-    swap_at: float | None = None
+    swap_at: float | None = None  # from here on, characters have swapped sides (180-degree rule broken)
+    cuts: list[float] = field(default_factory=list)  # ordinary cuts between shots
     drift: tuple[int, float, str] | None = None  # (character, time, new colour)
     failure: Failure | None = None
 
@@ -120,6 +122,7 @@ def make_script(
     other_mood = "tense" if mood == "cheerful" else "cheerful"
     script = ClipScript(clip_id, episode_id, episode_index, generator, duration, mood, list(cast), lines)
     script.music = [(0.0, duration, mood)]
+    script.cuts = [round(lines[2].start - 0.15, 2)]
     if failure_kind is None:
         return script
     category = dict(FAILURE_KINDS)[failure_kind]
@@ -172,3 +175,28 @@ def make_script(
         script.music = [(0.0, script.duration, mood)]
     script.failure = Failure(failure_kind, category, (round(span[0], 2), round(span[1], 2)), what)
     return script
+
+
+def shots(script: ClipScript) -> list[tuple[float, float, bool, int]]:
+    """(start, end, sides_swapped, x offset) of each shot, from the ordinary cuts and any side swap."""
+    cuts = sorted({*script.cuts, *([script.swap_at] if script.swap_at is not None else [])})
+    bounds = [0.0, *cuts, script.duration + 1.0]
+    return [
+        (
+            bounds[i],
+            bounds[i + 1],
+            script.swap_at is not None and bounds[i] >= script.swap_at,
+            SHOT_OFFSETS[i % len(SHOT_OFFSETS)],
+        )
+        for i in range(len(bounds) - 1)
+    ]
+
+
+def character_x(script: ClipScript, index: int, t: float) -> int:
+    """Left edge of a character's figure at time t (it moves only at cuts)."""
+    slots = SLOT_X[len(script.characters)]
+    for start, end, swapped, dx in shots(script):
+        if start <= t < end:
+            side = script.characters[index].side
+            return slots[len(slots) - 1 - side if swapped else side] + dx
+    raise ValueError(f"t={t} outside the clip")
