@@ -259,3 +259,20 @@ def test_gemini_uploads_are_deleted_at_the_end_when_asked(api_pipeline):
     assert server.state.uploads > 0 and server.state.deleted == server.state.uploads and not server.state.files
     index = runner.layout.media_dir / "gemini_uploads" / "gemini-files.json"
     assert json.loads(index.read_text()) == {}
+
+
+def test_missing_media_is_an_error_status_not_a_text_only_call(api_pipeline):
+    runner, server = api_pipeline(FakeConfig())
+    extra = f"""  - name: late-entry
+    provider: openai_compatible
+    model: omni
+    base_url: {server.base_url}/v1
+    media: frames
+    frames: 5
+"""
+    runner.layout.models_file.write_text(_models(server, extra))  # registered after clip_media was derived
+    runner.instance.add_dynamic_partitions("models", ["late-entry"])
+    assert runner.run("evaluate_model", partition_key="late-entry").success
+    rows = _rows(runner, "late-entry")
+    assert set(rows["status"]) == {"error"} and rows["error"].str.contains("materialize clip_media").all()
+    assert server.model_calls == 0

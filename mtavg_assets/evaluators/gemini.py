@@ -184,7 +184,13 @@ class GeminiEvaluator:
             input_tokens=usage.prompt_token_count if usage else None,
             output_tokens=usage.candidates_token_count if usage else None,
             refused=refused,
-            received={"modalities": "video+audio", "frames": None, "fps": fps, "resolution": resolution, "audio": True},
+            received={
+                "modalities": "video+audio" if request.media else "text",
+                "frames": None,
+                "fps": fps if request.media else None,
+                "resolution": resolution,
+                "audio": bool(request.media) and all(m.get("has_audio") for m in request.media),
+            },
         )
 
     async def delete_uploads(self) -> int:

@@ -43,8 +43,6 @@ class Progress:
 @dataclass
 class RunSummary:
     model: str
-    instances: int
-    cached: int
     scheduled: int
     calls: int = 0
     statuses: Counter = field(default_factory=Counter)
@@ -184,7 +182,7 @@ async def evaluate_cells(
 ) -> RunSummary:
     """Ask every selected cell once (with retries); each finished cell is appended to the store at once."""
     entry = evaluator.entry
-    summary = RunSummary(entry.name, instances=len(cells), cached=0, scheduled=len(cells))
+    summary = RunSummary(entry.name, scheduled=len(cells))
     semaphore = asyncio.Semaphore(entry.concurrency)
     limiter = AsyncLimiter(entry.rate_limit_rpm, 60) if entry.rate_limit_rpm else None
     state = Progress(0, len(cells), 0, time.monotonic())
@@ -196,8 +194,14 @@ async def evaluate_cells(
                 return
             started, attempts, reply, error = time.monotonic(), 0, None, None
             shown = rotate(inst)
-            request = EvalRequest(shown, render_prompt(entry.prompt_version, shown), media_for(inst))
+            media = media_for(inst)
+            request = EvalRequest(shown, render_prompt(entry.prompt_version, shown), media)
             try:
+                if entry.media_recipe != "none" and len(media) < len(inst["clip_sha256s"]):
+                    raise EvaluatorError(
+                        f"no {entry.media_recipe} media for some clips of this instance: materialize clip_media",
+                        retryable=False,
+                    )
                 async for attempt in AsyncRetrying(
                     stop=stop_after_attempt(entry.max_retries + 1),
                     wait=_wait_for(entry),
