@@ -67,7 +67,10 @@ def run_qa_suite(valid: pd.DataFrame, taxonomy: Taxonomy) -> SuiteOutcome:
     """Validate the scalar columns of validated QA with an ephemeral GX context."""
     import great_expectations as gx
 
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)  # quiet logs
     asset = context.data_sources.add_pandas("mtavg").add_dataframe_asset("validated_qa")
     batch = asset.add_batch_definition_whole_dataframe("all").get_batch(
         batch_parameters={"dataframe": valid[SCALAR_COLUMNS].copy()}
