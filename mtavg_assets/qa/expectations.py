@@ -5,6 +5,7 @@ Imported lazily by the check (great_expectations takes seconds to import).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import pandas as pd
@@ -35,6 +36,7 @@ class SuiteOutcome:
 
 
 def build_suite(taxonomy: Taxonomy):
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no usage reporting from benchmark runs
     import great_expectations as gx
 
     e = gx.expectations
@@ -65,8 +67,8 @@ def _column_of(kwargs: dict) -> str:
 
 def run_qa_suite(valid: pd.DataFrame, taxonomy: Taxonomy) -> SuiteOutcome:
     """Validate the scalar columns of validated QA with an ephemeral GX context."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
-
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
