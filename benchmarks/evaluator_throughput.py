@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._harness import provider_server, server_calls, synthetic_instances  # noqa: E402
+from benchmarks._harness import provider_server, server_calls, synthetic_instances, tiny_frames_media  # noqa: E402
 from mtavg_assets.evaluators.openai_chat import OpenAIChatEvaluator  # noqa: E402
 from mtavg_assets.predictions.runner import evaluate_cells, select_cells  # noqa: E402
 from mtavg_assets.predictions.store import PredictionStore  # noqa: E402
@@ -50,7 +50,8 @@ def run(base_url: str, data_dir: Path, n: int, concurrency: int):
     instances = synthetic_instances(n)
     store = PredictionStore(DataLayout(data_dir), entry.name)
     cells, answered = select_cells(instances, store.load(), entry)
-    summary = asyncio.run(evaluate_cells(OpenAIChatEvaluator(entry, None), cells, store))
+    media_for = tiny_frames_media(data_dir.parent)
+    summary = asyncio.run(evaluate_cells(OpenAIChatEvaluator(entry, None), cells, store, media_for))
     store.compact()
     return summary, len(cells), answered
 

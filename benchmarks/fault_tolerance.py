@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._harness import provider_server, server_calls, synthetic_instances  # noqa: E402
+from benchmarks._harness import provider_server, server_calls, synthetic_instances, tiny_frames_media  # noqa: E402
 from mtavg_assets.evaluators.openai_chat import OpenAIChatEvaluator  # noqa: E402
 from mtavg_assets.predictions.runner import evaluate_cells, select_cells  # noqa: E402
 from mtavg_assets.predictions.store import PredictionStore  # noqa: E402
@@ -45,7 +45,8 @@ def main() -> None:
         )
         store = PredictionStore(DataLayout(Path(tmp)), entry.name)
         cells, _ = select_cells(instances, store.load(), entry)
-        summary = asyncio.run(evaluate_cells(OpenAIChatEvaluator(entry, None), cells, store))
+        media_for = tiny_frames_media(Path(tmp))
+        summary = asyncio.run(evaluate_cells(OpenAIChatEvaluator(entry, None), cells, store, media_for))
         rows = store.compact()
         print(f"instances={args.n} fault_rate={args.fault_rate} max_retries={args.max_retries}")
         print(f"server requests={server_calls(base_url)} evaluator attempts={summary.calls}")
