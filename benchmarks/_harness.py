@@ -77,8 +77,13 @@ def tiny_frames_media(directory: Path, n_frames: int = 2):
     frames = []
     for i in range(n_frames):
         path = directory / f"frame_{i}.jpg"
-        (ffmpeg.input(f"color=c=0x{40 * i:02x}6080:s=64x36:d=1", f="lavfi")
-         .output(str(path), vframes=1).global_args("-loglevel", "error").overwrite_output().run())
+        (
+            ffmpeg.input(f"color=c=0x{40 * i:02x}6080:s=64x36:d=1", f="lavfi")
+            .output(str(path), vframes=1)
+            .global_args("-loglevel", "error")
+            .overwrite_output()
+            .run()
+        )
         frames.append(str(path))
     media = {"frames": frames, "frames_count": n_frames, "fps": 1.0, "resolution": "64x36", "has_audio": False}
     return lambda inst: [media for _ in inst["clip_sha256s"]]

@@ -81,9 +81,8 @@ def print_leaderboard(layout: DataLayout) -> None:
         f"{a:.3f} [{lo:.3f}, {hi:.3f}]"
         for a, lo, hi in zip(board["accuracy"], board["ci_low"], board["ci_high"], strict=True)
     ]
-    print(
-        "\nMTAVG-Bench leaderboard (baseline = offline reference, not a model; all columns: SELECT * FROM leaderboard)"
-    )
+    print("\nMTAVG-Bench leaderboard (baseline = offline reference, not a model)")
+    print("all columns: SELECT * FROM leaderboard")
     print(board[SUMMARY_COLUMNS].to_markdown(index=False))
     print(f"\nDuckDB: {layout.duckdb_file}")
 
@@ -94,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="generate/load the demo benchmark, evaluate, build metrics, print leaderboard")
     demo.add_argument("--episodes", type=int, default=16, help="demo size: episodes of 3 clips each")
     demo.add_argument("--regenerate", action="store_true", help="re-render the demo benchmark")
+    sub.add_parser("run", help="prepare, evaluate and build metrics for the benchmark in MTAVG_DATA_DIR as it is")
     sub.add_parser("leaderboard", help="print the leaderboard from the DuckDB file")
     args = parser.parse_args(argv)
     layout = DataLayout(configured_data_dir())
@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     os.environ.setdefault("MTAVG_PROGRESS_BAR", "1")
     started = time.monotonic()
-    ensure_demo_data(layout, args.episodes, args.regenerate)
+    if args.command == "demo":
+        ensure_demo_data(layout, args.episodes, args.regenerate)
     failures = run_pipeline(layout, _instance())
     if layout.duckdb_file.exists():
         print_leaderboard(layout)
