@@ -4,6 +4,7 @@ import dagster as dg
 
 from mtavg_assets import automation
 from mtavg_assets.assets import clips, metrics, models, predictions, qa
+from mtavg_assets.registry import load_registry
 from mtavg_assets.resources import MtavgData
 
 ALL_ASSETS = dg.load_assets_from_modules([clips, qa, models, predictions, metrics])
@@ -13,12 +14,6 @@ prepare_benchmark_job = dg.define_asset_job(
     "prepare_benchmark",
     selection=dg.AssetSelection.groups("clips", "qa") | dg.AssetSelection.assets("model_registry"),
     description="Catalog clips, validate QA, load the models registry and derive evaluator media.",
-)
-evaluate_model_job = dg.define_asset_job(
-    "evaluate_model",
-    selection=dg.AssetSelection.assets("predictions"),
-    partitions_def=models.models_partitions,
-    description="Evaluate one model partition (only unanswered cells).",
 )
 check_qa_job = dg.define_asset_job(
     "check_qa",
@@ -32,19 +27,42 @@ build_metrics_job = dg.define_asset_job(
 )
 
 
+def evaluate_model_job(resource: MtavgData):
+    """Each run of a partition is tagged with its provider, so dagster.yaml's per-provider run
+    limits hold for runs launched by hand as well as by the sensors."""
+
+    def provider_tags(partition_key: str) -> dict[str, str]:
+        entries = {e.name: e for e in load_registry(resource.layout.models_file).entries}
+        entry = entries.get(partition_key)
+        return {automation.PROVIDER_TAG: entry.provider if entry else "unknown"}
+
+    return dg.define_asset_job(
+        "evaluate_model",
+        selection=dg.AssetSelection.assets("predictions"),
+        partitions_def=models.models_partitions,
+        config=dg.PartitionedConfig(
+            partitions_def=models.models_partitions,
+            run_config_for_partition_key_fn=lambda _: {},
+            tags_for_partition_key_fn=provider_tags,
+        ),
+        description="Evaluate one model partition (only unanswered cells).",
+    )
+
+
 def build_definitions(data_dir: str | None = None) -> dg.Definitions:
     """The project's definitions; `data_dir` overrides MTAVG_DATA_DIR (tests, one-off runs)."""
+    resource = MtavgData(data_dir=data_dir) if data_dir else MtavgData()
     return dg.Definitions(
         assets=ALL_ASSETS,
         asset_checks=ALL_CHECKS,
-        jobs=[prepare_benchmark_job, evaluate_model_job, build_metrics_job, check_qa_job],
+        jobs=[prepare_benchmark_job, evaluate_model_job(resource), build_metrics_job, check_qa_job],
         schedules=[automation.nightly_reevaluation],
         sensors=[
             automation.input_files_sensor,
             automation.evaluate_after_prepare,
             automation.metrics_after_predictions,
         ],
-        resources={"mtavg": MtavgData(data_dir=data_dir) if data_dir else MtavgData()},
+        resources={"mtavg": resource},
     )
 
 

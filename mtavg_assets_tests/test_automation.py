@@ -116,3 +116,9 @@ def test_one_percent_new_instances_are_exactly_what_the_next_night_evaluates(pip
     assert len(after.run_requests) == 1
     assert _execute(pipeline, "build_metrics", after.run_requests)
     assert not _sensor(automation.metrics_after_predictions, pipeline, cursor=after.cursor).run_requests
+
+
+def test_every_evaluation_run_carries_its_provider_tag(pipeline):
+    assert pipeline.run("prepare_benchmark").success
+    result = pipeline.run("evaluate_model", partition_key="prior")
+    assert result.success and result.dagster_run.tags["mtavg/provider"] == "prior"
