@@ -215,6 +215,8 @@ def test_secrets_never_reach_parquet_duckdb_or_metadata(api_pipeline):
     for model in ("gpt-fake", "gemini-fake"):
         result = runner.run("evaluate_model", partition_key=model)
         assert SECRET not in str(runner.materializations(result, "predictions"))
+        run_log = "\n".join(str(event) for event in runner.instance.all_logs(result.run_id))
+        assert "progress" in run_log and SECRET not in run_log
     assert runner.run("build_metrics").success
     for path in runner.layout.root.rglob("*"):
         if path.is_file() and path.suffix in (".parquet", ".jsonl", ".json", ".duckdb", ".yaml"):
