@@ -52,10 +52,14 @@ def run_pipeline(layout: DataLayout, instance: dg.DagsterInstance) -> int:
     from mtavg_assets.registry import load_registry
 
     defs = build_definitions(str(layout.root))
-    prepare = defs.resolve_job_def("prepare_benchmark").execute_in_process(instance=instance, raise_on_error=False)
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the run log keeps everything
+    prepare = defs.resolve_job_def("prepare_benchmark").execute_in_process(
+        instance=instance, run_config=quiet, raise_on_error=False
+    )
     if not prepare.success:
         print("preparing the benchmark failed; see the run log above", file=sys.stderr)
         return 1
+    print_inputs_summary(layout)
     load = load_registry(layout.models_file)
     for bad in load.invalid:
         print(f"models.yaml entry {bad['index']} ({bad['name']}) ignored: {bad['reason']}", file=sys.stderr)
@@ -65,12 +69,29 @@ def run_pipeline(layout: DataLayout, instance: dg.DagsterInstance) -> int:
         if entry.api_key_env and not os.environ.get(entry.api_key_env):
             print(f"skipped {entry.name}: set {entry.api_key_env} to evaluate it")
             continue
-        result = evaluate.execute_in_process(partition_key=entry.name, instance=instance, raise_on_error=False)
+        result = evaluate.execute_in_process(
+            partition_key=entry.name, instance=instance, run_config=quiet, raise_on_error=False
+        )
         if not result.success:
             failures += 1
             print(f"evaluation of {entry.name} failed; see the run log", file=sys.stderr)
-    metrics = defs.resolve_job_def("build_metrics").execute_in_process(instance=instance, raise_on_error=False)
+    metrics = defs.resolve_job_def("build_metrics").execute_in_process(
+        instance=instance, run_config=quiet, raise_on_error=False
+    )
     return failures + (0 if metrics.success else 1)
+
+
+def print_inputs_summary(layout: DataLayout) -> None:
+    """What entered the benchmark and what was rejected (reasons are in clip_rejects / qa_rejects)."""
+    import pandas as pd
+
+    clips, clip_rejects = (pd.read_parquet(layout.derived(n)) for n in ("clip_catalog", "clip_rejects"))
+    lines, valid, rejects = (pd.read_parquet(layout.derived(n)) for n in ("qa_instances", "validated_qa", "qa_rejects"))
+    total_clips = len(clips) + len(clip_rejects)
+    print(f"clips: {total_clips} manifest lines = {len(clips)} catalogued + {len(clip_rejects)} rejected")
+    print(f"QA: {len(lines)} lines = {len(valid)} valid + {len(rejects)} rejected")
+    for reason, count in rejects["reason"].value_counts().head(5).items():
+        print(f"  rejected x{count}: {reason}")
 
 
 def print_leaderboard(layout: DataLayout) -> None:
