@@ -75,6 +75,12 @@ def run_pipeline(layout: DataLayout, instance: dg.DagsterInstance) -> int:
         if not result.success:
             failures += 1
             print(f"evaluation of {entry.name} failed; see the run log", file=sys.stderr)
+            continue
+        meta = {k: v.value for k, v in result.get_asset_materialization_events()[0].materialization.metadata.items()}
+        print(
+            f"{entry.name}: asked {meta['asked_now']} cells ({meta['already_answered']} already answered), "
+            f"{meta['calls']} calls, statuses {meta['statuses_total']}"
+        )
     metrics = defs.resolve_job_def("build_metrics").execute_in_process(
         instance=instance, run_config=quiet, raise_on_error=False
     )

@@ -148,3 +148,40 @@ def test_each_sql_file_runs_on_its_own_against_the_published_database(pipeline, 
         code = f"import duckdb; duckdb.connect({str(copy)!r}).execute(open({str(path)!r}).read())"
         result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
         assert result.returncode == 0, f"{path.name}: {result.stderr[-1500:]}"
+
+
+def test_cli_run_prints_reconciled_counts_and_the_leaderboard(demo_layout):
+    import os
+    import subprocess
+    import sys
+
+    from mtavg_assets.settings import REPO_ROOT
+
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    env["MTAVG_DATA_DIR"] = str(demo_layout.root)
+    first = subprocess.run(
+        [sys.executable, "-m", "mtavg_assets", "run"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert first.returncode == 0, first.stderr[-2000:]
+    valid = len(pd.read_parquet(demo_layout.derived("validated_qa")))
+    assert f"QA: {valid} lines = {valid} valid + 0 rejected" in first.stdout
+    assert f"random: asked {valid} cells (0 already answered), {valid} calls" in first.stdout
+    assert (
+        "MTAVG-Bench leaderboard" in first.stdout
+        and "| random " in first.stdout
+        and "main job finished" in first.stdout
+    )
+    again = subprocess.run(
+        [sys.executable, "-m", "mtavg_assets", "run"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert f"random: asked 0 cells ({valid} already answered), 0 calls" in again.stdout

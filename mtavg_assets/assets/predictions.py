@@ -101,7 +101,13 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mt
         f"estimated cost {'unknown (no price in models.yaml)' if estimate is None else f'${estimate:.4f}'}"
     )
     evaluator = build_evaluator(entry, instances, layout.media_dir)
-    bar = tqdm(total=len(cells), desc=name, unit="cell", mininterval=1.0, disable=not os.environ.get(PROGRESS_BAR_ENV))
+    bar = tqdm(
+        total=len(cells),
+        desc=name,
+        unit="cell",
+        mininterval=1.0,
+        disable=not (os.environ.get(PROGRESS_BAR_ENV) and len(cells)),
+    )
     summary = asyncio.run(
         evaluate_cells(
             evaluator,
