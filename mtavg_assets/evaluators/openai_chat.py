@@ -45,7 +45,7 @@ class OpenAIChatEvaluator:
                 content.append({"type": "input_audio", "input_audio": {"data": b64(media["audio"]), "format": "wav"}})
                 audio = True
         content.append({"type": "text", "text": request.prompt})
-        visual = "video" if self.entry.media == "video" else ("frames" if frames else "text")
+        visual = "video" if self.entry.media == "video" and request.media else ("frames" if frames else "text")
         received = {
             "modalities": visual + ("+audio" if audio else ""),
             "frames": frames or None,
