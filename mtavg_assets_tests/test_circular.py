@@ -62,8 +62,6 @@ GOLD_TEXT = {"q1": "y", "q2": "Yes"}
 class Answers:
     """Test double standing in for a model: answers by option text, or always the first letter."""
 
-    honest_baseline = False
-
     def __init__(self, entry, by_text: bool):
         self.entry, self.by_text = entry, by_text
 

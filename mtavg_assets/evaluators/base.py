@@ -49,6 +49,5 @@ class MissingCredentials(EvaluatorError):
 
 class Evaluator(Protocol):
     entry: ModelEntry
-    honest_baseline: bool
 
     async def answer(self, request: EvalRequest) -> EvalReply: ...

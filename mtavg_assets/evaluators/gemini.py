@@ -70,8 +70,6 @@ class UploadIndex:
 
 
 class GeminiEvaluator:
-    honest_baseline = False
-
     def __init__(self, entry: ModelEntry, api_key: str | None, upload_index: Path | None = None):
         self.entry = entry
         self._secret = api_key

@@ -25,8 +25,6 @@ def _rng(seed: int, instance_id: str) -> random.Random:
 
 
 class RandomEvaluator:
-    honest_baseline = True
-
     def __init__(self, entry: ModelEntry):
         self.entry = entry
 
@@ -42,8 +40,6 @@ class RandomEvaluator:
 
 
 class PriorEvaluator:
-    honest_baseline = True
-
     def __init__(self, entry: ModelEntry, instances: pd.DataFrame):
         self.entry = entry
         choice = instances[instances["answer"].notna()]

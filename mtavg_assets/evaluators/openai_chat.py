@@ -15,8 +15,6 @@ from mtavg_assets.registry import ModelEntry
 
 
 class OpenAIChatEvaluator:
-    honest_baseline = False
-
     def __init__(self, entry: ModelEntry, api_key: str | None):
         self.entry = entry
         self._secret = api_key

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -99,10 +98,3 @@ class PredictionStore:
         os.replace(tmp, self.parquet_path)
         self.journal_path.unlink(missing_ok=True)
         return rows
-
-
-def read_all_predictions(predictions_dir: Path) -> pd.DataFrame:
-    files = sorted(Path(predictions_dir).glob("*/predictions.parquet"))
-    if not files:
-        return pd.DataFrame(columns=COLUMNS)
-    return pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
