@@ -9,11 +9,11 @@ no model call. Runs carry an `mtavg/provider` tag; dagster.yaml limits concurren
 """
 
 import hashlib
-import os
 
 import dagster as dg
 
 from mtavg_assets.assets.models import models_partitions
+from mtavg_assets.media.probe import file_identity
 from mtavg_assets.qa.gate import qa_gate_status
 from mtavg_assets.registry import load_registry
 from mtavg_assets.resources import MtavgData
@@ -30,14 +30,10 @@ IN_FLIGHT = [
 
 def input_fingerprint(layout: DataLayout) -> str:
     """Changes when a QA file, the clip manifest, a clip file or the models registry changes."""
-    parts = []
     paths = [*sorted(layout.qa_dir.glob("*.jsonl")), layout.clip_manifest, layout.models_file]
     if layout.clips_dir.exists():
         paths += sorted(p for p in layout.clips_dir.rglob("*") if p.is_file() and p.suffix != ".jsonl")
-    for path in paths:
-        if path.exists():
-            stat = path.stat()
-            parts.append(f"{path}|{stat.st_size}|{stat.st_mtime_ns}")
+    parts = [identity for identity in map(file_identity, paths) if identity]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -45,7 +41,7 @@ def evaluation_requests(layout: DataLayout, run_key_suffix: str, log=None) -> li
     """One evaluate_model run per runnable registry entry (entries whose API key is missing are skipped)."""
     requests = []
     for entry in load_registry(layout.models_file).entries:
-        if entry.api_key_env and not os.environ.get(entry.api_key_env):
+        if entry.missing_key:
             if log:
                 log.warning(f"not evaluating {entry.name}: {entry.api_key_env} is not set for the daemon")
             continue

@@ -66,7 +66,7 @@ def run_pipeline(layout: DataLayout, instance: dg.DagsterInstance) -> int:
     failures = 0
     evaluate = defs.resolve_job_def("evaluate_model")
     for entry in load.entries:
-        if entry.api_key_env and not os.environ.get(entry.api_key_env):
+        if entry.missing_key:
             print(f"skipped {entry.name}: set {entry.api_key_env} to evaluate it")
             continue
         result = evaluate.execute_in_process(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -18,3 +19,8 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
 
 def read_parquet(path: Path) -> pd.DataFrame:
     return pd.read_parquet(path)
+
+
+def fingerprint(values) -> str:
+    """A short order-independent hash of values: the data version of a derived table."""
+    return hashlib.sha256("\n".join(sorted(map(str, values))).encode()).hexdigest()[:16]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,11 @@ class ModelEntry:
     @property
     def offline(self) -> bool:
         return self.provider in OFFLINE_PROVIDERS
+
+    @property
+    def missing_key(self) -> bool:
+        """True when the entry names a key variable that is not set in this environment."""
+        return bool(self.api_key_env) and not os.environ.get(self.api_key_env)
 
     @property
     def media_recipe(self) -> str:

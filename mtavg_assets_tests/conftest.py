@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from mtavg_assets.settings import DEFAULT_DATA_DIR, DataLayout
+from mtavg_assets.settings import DEFAULT_DATA_DIR, REPO_ROOT, DataLayout
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -45,6 +47,22 @@ def demo_layout(demo_source: DataLayout, tmp_path: Path) -> DataLayout:
     target = tmp_path / "data"
     shutil.copytree(demo_source.root, target)
     return DataLayout(target)
+
+
+def run_cli(command: str, data_dir: Path, dagster_home: Path | None = None) -> subprocess.CompletedProcess:
+    """`python -m mtavg_assets <command>` on a data directory, as a user would run it."""
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    env["MTAVG_DATA_DIR"] = str(data_dir)
+    if dagster_home:
+        env["DAGSTER_HOME"] = str(dagster_home)
+    return subprocess.run(
+        [sys.executable, "-m", "mtavg_assets", command],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 class PipelineRunner:

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from mtavg_assets.predictions.store import PredictionStore
+from mtavg_assets_tests.conftest import run_cli
 
 
 def _db(layout, sql: str) -> pd.DataFrame:
@@ -151,22 +152,7 @@ def test_each_sql_file_runs_on_its_own_against_the_published_database(pipeline, 
 
 
 def test_cli_run_prints_reconciled_counts_and_the_leaderboard(demo_layout):
-    import os
-    import subprocess
-    import sys
-
-    from mtavg_assets.settings import REPO_ROOT
-
-    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    env["MTAVG_DATA_DIR"] = str(demo_layout.root)
-    first = subprocess.run(
-        [sys.executable, "-m", "mtavg_assets", "run"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    first = run_cli("run", demo_layout.root)
     assert first.returncode == 0, first.stderr[-2000:]
     valid = len(pd.read_parquet(demo_layout.derived("validated_qa")))
     assert f"QA: {valid} lines = {valid} valid + 0 rejected" in first.stdout
@@ -176,12 +162,5 @@ def test_cli_run_prints_reconciled_counts_and_the_leaderboard(demo_layout):
         and "| random " in first.stdout
         and "main job finished" in first.stdout
     )
-    again = subprocess.run(
-        [sys.executable, "-m", "mtavg_assets", "run"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    again = run_cli("run", demo_layout.root)
     assert f"random: asked 0 cells ({valid} already answered), 0 calls" in again.stdout

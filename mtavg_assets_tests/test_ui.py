@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from mtavg_assets.settings import REPO_ROOT
+from mtavg_assets_tests.conftest import run_cli
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 BROWSER_ARGS = [
@@ -58,14 +59,7 @@ def dagster_ui(demo_layout, tmp_path):
     home.mkdir()
     shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
     env = {**os.environ, "DAGSTER_HOME": str(home), "MTAVG_DATA_DIR": str(demo_layout.root)}
-    demo = subprocess.run(
-        [sys.executable, "-m", "mtavg_assets", "demo"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    demo = run_cli("demo", demo_layout.root, dagster_home=home)
     assert demo.returncode == 0, demo.stderr[-2000:]
     port = _free_port()
     dagster = Path(sys.executable).with_name("dagster")

@@ -1,6 +1,5 @@
 """Clip assets: the catalog of probed clips and the derived media each evaluator needs."""
 
-import hashlib
 import json
 from concurrent.futures import ThreadPoolExecutor
 
@@ -10,7 +9,7 @@ import pandas as pd
 from mtavg_assets.jsonl import read_jsonl
 from mtavg_assets.media.probe import build_catalog
 from mtavg_assets.media.recipes import MEDIA_COLUMNS, derive
-from mtavg_assets.parquet_io import read_parquet, write_parquet
+from mtavg_assets.parquet_io import fingerprint, read_parquet, write_parquet
 from mtavg_assets.registry import load_registry
 from mtavg_assets.resources import MtavgData
 
@@ -40,7 +39,7 @@ def clip_catalog(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.Mate
             "reject_reasons": dg.MetadataValue.md(reasons.to_markdown(index=False) if len(reasons) else "none"),
             "dagster/row_count": len(result.catalog),
         },
-        data_version=dg.DataVersion(_fingerprint(result.catalog["sha256"])),
+        data_version=dg.DataVersion(fingerprint(result.catalog["sha256"])),
     )
 
 
@@ -53,10 +52,6 @@ def clip_catalog_reconciles(mtavg: MtavgData) -> dg.AssetCheckResult:
         passed=len(catalog) + len(rejects) == lines,
         metadata={"catalog": len(catalog), "rejected": len(rejects), "manifest_lines": lines},
     )
-
-
-def _fingerprint(values: pd.Series) -> str:
-    return hashlib.sha256("\n".join(sorted(map(str, values))).encode()).hexdigest()[:16]
 
 
 @dg.asset(

@@ -85,7 +85,7 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mt
     if entry is None:
         reason = next((b["reason"] for b in load.invalid if b["name"] == name), "not in models.yaml")
         raise dg.Failure(f"model {name!r} cannot run: {reason}", allow_retries=False)
-    if entry.api_key_env and not os.environ.get(entry.api_key_env):
+    if entry.missing_key:
         raise dg.Failure(
             f"model {name!r} needs its API key: set the environment variable {entry.api_key_env}", allow_retries=False
         )

@@ -1,12 +1,9 @@
 """QA assets: every input line, the validated instances with their rejects, and the subsets."""
 
-import hashlib
-
 import dagster as dg
-import pandas as pd
 
 from mtavg_assets.assets.clips import clip_catalog
-from mtavg_assets.parquet_io import read_parquet, write_parquet
+from mtavg_assets.parquet_io import fingerprint, read_parquet, write_parquet
 from mtavg_assets.qa.gate import record_qa_gate
 from mtavg_assets.qa.load import load_qa_lines
 from mtavg_assets.qa.validate import validate_qa
@@ -76,7 +73,7 @@ def validated_qa_and_rejects(context: dg.AssetExecutionContext, mtavg: MtavgData
             "by_subset_and_type": dg.MetadataValue.md(by_type.to_markdown(index=False) if len(by_type) else "none"),
             "dagster/row_count": len(result.valid),
         },
-        data_version=dg.DataVersion(_content_fingerprint(result.valid)),
+        data_version=dg.DataVersion(fingerprint(result.valid["content_hash"])),
     )
     yield dg.MaterializeResult(
         asset_key="qa_rejects",
@@ -90,10 +87,6 @@ def validated_qa_and_rejects(context: dg.AssetExecutionContext, mtavg: MtavgData
             "dagster/row_count": len(result.rejects),
         },
     )
-
-
-def _content_fingerprint(valid: pd.DataFrame) -> str:
-    return hashlib.sha256("\n".join(sorted(valid["content_hash"])).encode()).hexdigest()[:16]
 
 
 @dg.asset_check(

@@ -137,6 +137,7 @@ def _wait_for(entry):
 def _row(
     entry, inst: dict, reply: EvalReply | None, error: EvaluatorError | None, attempts: int, latency: float
 ) -> dict:
+    """The prediction row; `inst` is the cell as shown (options rotated), answers are stored unrotated."""
     row = {
         "model": entry.name,
         "instance_id": inst["instance_id"],
@@ -151,7 +152,7 @@ def _row(
     }
     if error is not None:
         return {**row, "status": error.status, "error": f"{type(error).__name__}: {error}"[:2000]}
-    parsed = parse_answer(reply.raw_response, inst["question_type"], rotate(inst).get("options"))
+    parsed = parse_answer(reply.raw_response, inst["question_type"], inst.get("options"))
     status = "refused" if reply.refused else ("ok" if parsed.ok else "unparseable")
     received = reply.received or {}
     return {
@@ -223,7 +224,7 @@ async def evaluate_cells(
                             raise EvaluatorError(f"unexpected {type(exc).__name__}: {exc}", retryable=False) from exc
             except (EvaluatorError, RetryError) as exc:
                 error = exc if isinstance(exc, EvaluatorError) else EvaluatorError(str(exc))
-            row = _row(entry, inst, reply, error, attempts, time.monotonic() - started)
+            row = _row(entry, shown, reply, error, attempts, time.monotonic() - started)
             store.append(row)
             summary.statuses[row["status"]] += 1
             summary.cost_usd += row.get("cost_usd") or 0.0
