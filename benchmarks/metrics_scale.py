@@ -60,7 +60,7 @@ def synthetic_benchmark(layout: DataLayout, n: int, n_models: int, seed: int = 0
             "clip_duration_s": 12.0,
             "clip_sha256s": [[f"s{c}"] for c in clips],
             "content_hash": ids,
-            "meta": json.dumps({"episode_id": "e"}),
+            "meta": [json.dumps({"episode_id": f"e{c // 3}"}) for c in clips],
             "source_file": "f",
             "line_no": 1,
         }
@@ -70,7 +70,10 @@ def synthetic_benchmark(layout: DataLayout, n: int, n_models: int, seed: int = 0
     write_parquet(pd.DataFrame({"clip_id": [f"c{c}" for c in range(n // 3)]}), layout.derived("clip_catalog"))
     write_parquet(pd.DataFrame({"clip_id": ["none"], "reason": ["x"]}), layout.derived("clip_rejects"))
     names = [f"model-{m:03d}" for m in range(n_models)]
-    write_parquet(pd.DataFrame({"name": names, "provider": "openai", "valid": True}), layout.derived("model_registry"))
+    write_parquet(
+        pd.DataFrame({"name": names, "provider": "openai", "baseline": False, "status": "active", "valid": True}),
+        layout.derived("model_registry"),
+    )
     for m, name in enumerate(names):
         skill = 0.3 + 0.6 * m / max(n_models - 1, 1)
         right = rng.random(n) < skill

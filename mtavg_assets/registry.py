@@ -1,77 +1,214 @@
-"""The models registry (`models.yaml`): each entry validated on its own, bad ones kept with a reason."""
+"""The models registry (`models.yaml`): one typed definition of every key, its type, default and doc.
+
+Each entry is validated on its own; a bad entry is kept with its reason and never blocks the others.
+Settings are split by what they change:
+- `generation` (`OutputSettings`): what shapes the model's output. Part of every cache key.
+- `transport` (`TransportSettings`) and the top-level run knobs (`concurrency`, `max_retries`,
+  `timeout_s`, `rate_limit_rpm`, `budget_usd`, `retry_initial_s`): how the calls are made. Never in
+  a cache key, so changing them never re-asks a cell.
+"""
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-NAME_PATTERN = re.compile(r"^[a-z0-9._-]+$")
+NAME_PATTERN = re.compile(r"[a-z0-9._-]+")
+ENV_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 OFFLINE_PROVIDERS = ("random", "prior")
 API_PROVIDERS = ("gemini", "openai", "openai_compatible")
 MEDIA_MODES = ("none", "video", "frames_audio", "frames")
-KNOWN_KEYS = {
-    "name",
-    "provider",
-    "model",
-    "base_url",
-    "api_key_env",
-    "media",
-    "concurrency",
-    "max_retries",
-    "timeout_s",
-    "price",
-    "prompt_version",
-    "generation",
-    "seed",
-    "rate_limit_rpm",
-    "budget_usd",
-    "frames",
-    "circular",
-    "retry_initial_s",
+# Media each provider can take: Gemini reads video with its audio track; OpenAI's API reads images
+# and audio but no video; OpenAI-compatible servers (vLLM, SGLang) read all three.
+PROVIDER_MEDIA = {
+    "random": ("none",),
+    "prior": ("none",),
+    "gemini": ("video",),
+    "openai": ("frames_audio", "frames"),
+    "openai_compatible": ("video", "frames_audio", "frames"),
 }
+DEFAULT_MEDIA = {"random": "none", "prior": "none", "gemini": "video", "openai": "frames_audio"}
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class RegistryError(ValueError):
     """A registry entry that cannot be used, with the reason."""
 
 
-@dataclass(frozen=True)
-class ModelEntry:
+class _Strict(BaseModel):
+    """No coercion (`"no"` is not a boolean, 2.7 not an integer), no unknown keys, no NaN/inf."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class OutputSettings(_Strict):
+    """Settings that change what the model answers: all of them are in the cache key."""
+
+    temperature: Annotated[Finite, Field(ge=0)] | None = None
+    top_p: Annotated[Finite, Field(gt=0, le=1)] | None = None
+    seed: int | None = None
+    max_output_tokens: Annotated[int, Field(ge=1)] | None = None
+    video_fps: Annotated[Finite, Field(gt=0)] = 1.0  # Gemini: frames per second read from the video
+    video_fps_temporal: Annotated[Finite, Field(gt=0)] = 2.0  # the same, for temporal questions
+    structured_output: bool = True  # Gemini: JSON schema per question type
+    image_detail: Literal["low", "high", "auto"] = "low"  # OpenAI: image detail of frames
+
+
+class TransportSettings(_Strict):
+    """How requests travel: never in the cache key."""
+
+    api_version: str = "v1beta"  # Gemini API version
+    inline_max_bytes: Annotated[int, Field(ge=0)] = 15 * 1024 * 1024  # larger clips go through the Files API
+    upload_timeout_s: Annotated[Finite, Field(gt=0)] = 300.0  # wait for an upload to become ACTIVE
+    upload_poll_s: Annotated[Finite, Field(gt=0)] = 2.0  # poll interval while it is PROCESSING
+    delete_uploads: bool = False  # delete Files API uploads at the end of a run
+
+
+class Price(_Strict):
+    """US dollars per million tokens."""
+
+    input_per_mtok: Annotated[Finite, Field(ge=0)] = 0.0
+    output_per_mtok: Annotated[Finite, Field(ge=0)] = 0.0
+
+
+TRANSPORT_KEYS = frozenset(TransportSettings.model_fields)
+
+
+class ModelEntry(_Strict):
+    """One evaluator. `name` is its `predictions` partition key and Parquet folder."""
+
     name: str
-    provider: str
-    model: str
-    base_url: str | None = None
-    api_key_env: str | None = None
-    media: str = "none"
-    concurrency: int = 4
-    max_retries: int = 3
-    timeout_s: float = 120.0
-    rate_limit_rpm: float | None = None
-    price: dict = field(default_factory=dict)  # {"input_per_mtok": float, "output_per_mtok": float}
+    provider: Literal["random", "prior", "gemini", "openai", "openai_compatible"]
+    model: str | None = None  # the provider's model id (offline baselines: the provider name)
+    base_url: str | None = None  # required for openai_compatible
+    api_key_env: str | None = None  # NAME of the environment variable holding the key; never the key
+    media: Literal["none", "video", "frames_audio", "frames"] | None = None  # default: by provider
+    frames: Annotated[int, Field(ge=1, le=256)] = 8  # frames sampled per clip for the frames recipes
     prompt_version: str = "v1"
-    generation: dict = field(default_factory=dict)  # temperature, max_output_tokens, ...
-    seed: int = 0
-    budget_usd: float | None = None
-    frames: int = 8
-    circular: bool = False
-    retry_initial_s: float = 1.0  # first backoff; doubles per retry, with jitter
+    generation: OutputSettings = OutputSettings()
+    transport: TransportSettings = TransportSettings()
+    seed: int = 0  # offline baselines' seed
+    circular: bool = False  # also ask every rotation of a choice question's options
+    price: Price | None = None  # None: cost unknown (recorded as null, never as 0)
+    concurrency: Annotated[int, Field(ge=1, le=1024)] = 4
+    max_retries: Annotated[int, Field(ge=0, le=100)] = 3
+    timeout_s: Annotated[Finite, Field(gt=0)] = 120.0
+    rate_limit_rpm: Annotated[Finite, Field(ge=1)] | None = None
+    budget_usd: Annotated[Finite, Field(ge=0)] | None = None
+    retry_initial_s: Annotated[Finite, Field(ge=0)] = 1.0  # first backoff; doubles per retry, with jitter
+
+    @model_validator(mode="before")
+    @classmethod
+    def _transport_keys_under_generation(cls, raw: Any) -> Any:
+        """Transport knobs written under `generation` (older registries) are moved to `transport`."""
+        if isinstance(raw, dict) and isinstance(raw.get("generation"), dict):
+            moved = {k: v for k, v in raw["generation"].items() if k in TRANSPORT_KEYS}
+            if moved:
+                transport = raw.get("transport") or {}
+                if not isinstance(transport, dict):
+                    return raw
+                raw = {
+                    **raw,
+                    "generation": {k: v for k, v in raw["generation"].items() if k not in TRANSPORT_KEYS},
+                    "transport": {**moved, **transport},
+                }
+        return raw
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if not NAME_PATTERN.fullmatch(name) or set(name) == {"."} or len(name) > 100:
+            raise ValueError("must be 1-100 characters of [a-z0-9._-] and not only dots")
+        return name
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not ENV_NAME_PATTERN.fullmatch(value):
+            raise ValueError("must be the NAME of an environment variable ([A-Za-z_][A-Za-z0-9_]*), not a key")
+        return value
+
+    @field_validator("prompt_version")
+    @classmethod
+    def _known_prompt(cls, version: str) -> str:
+        from mtavg_assets.evaluators.prompts import PROMPTS
+
+        if version not in PROMPTS:
+            raise ValueError(f"unknown prompt_version; known: {', '.join(sorted(PROMPTS))}")
+        return version
+
+    @model_validator(mode="after")
+    def _provider_rules(self) -> ModelEntry:
+        provider = self.provider
+        if self.model is None:
+            if provider not in OFFLINE_PROVIDERS:
+                raise ValueError("model (the provider's model id) is required")
+            object.__setattr__(self, "model", provider)
+        if provider in ("gemini", "openai") and not self.api_key_env:
+            raise ValueError("api_key_env (name of the environment variable holding the key) is required")
+        if provider == "openai_compatible" and not self.base_url:
+            raise ValueError("openai_compatible entries need base_url")
+        if self.media is None:
+            object.__setattr__(self, "media", DEFAULT_MEDIA.get(provider, "video"))
+        if self.media not in PROVIDER_MEDIA[provider]:
+            raise ValueError(
+                f"media {self.media!r} cannot work with provider {provider}; use one of {PROVIDER_MEDIA[provider]}"
+            )
+        return self
 
     @property
     def offline(self) -> bool:
         return self.provider in OFFLINE_PROVIDERS
 
     @property
+    def baseline(self) -> bool:
+        """Offline baselines are marked as such in every report (by provider, never by name)."""
+        return self.offline
+
+    @property
     def missing_key(self) -> bool:
         """True when the entry names a key variable that is not set in this environment."""
-        return bool(self.api_key_env) and not os.environ.get(self.api_key_env)
+        return bool(self.api_key_env) and not (os.environ.get(self.api_key_env) or "").strip()
 
     @property
     def media_recipe(self) -> str:
         return "none" if self.offline else (f"{self.media}@{self.frames}" if "frames" in self.media else self.media)
+
+    def output_identity(self) -> dict:
+        """Everything about this entry that can change an answer: the model part of a cache key."""
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "generation": self.generation.model_dump(mode="json"),
+            "seed": self.seed,
+            "media_recipe": self.media_recipe,
+        }
+
+
+def _reason(exc: ValidationError) -> str:
+    """Readable reasons that never echo the input values."""
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        where = ".".join(str(p) for p in error["loc"])
+        msg = error["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {msg}" if where else msg)
+    return "; ".join(parts)
+
+
+def parse_entry(raw: object) -> ModelEntry:
+    if not isinstance(raw, dict):
+        raise RegistryError("entry is not a mapping")
+    try:
+        return ModelEntry.model_validate(raw)
+    except ValidationError as exc:
+        raise RegistryError(_reason(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -80,72 +217,59 @@ class RegistryLoad:
     invalid: list[dict]  # {"index", "name", "reason"}
 
 
-def parse_entry(raw: object) -> ModelEntry:
-    if not isinstance(raw, dict):
-        raise RegistryError("entry is not a mapping")
-    unknown = sorted(set(raw) - KNOWN_KEYS)
-    if unknown:
-        raise RegistryError(f"unknown key(s): {', '.join(unknown)}")
-    name = raw.get("name")
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
-        raise RegistryError(f"name {name!r} must match [a-z0-9._-]+")
-    provider = raw.get("provider")
-    if provider not in OFFLINE_PROVIDERS + API_PROVIDERS:
-        raise RegistryError(f"unknown provider {provider!r}")
-    model = raw.get("model") or (provider if provider in OFFLINE_PROVIDERS else None)
-    if not isinstance(model, str):
-        raise RegistryError("model (the provider's model id) is required")
-    if provider in API_PROVIDERS and not raw.get("api_key_env") and provider != "openai_compatible":
-        raise RegistryError("api_key_env (name of the environment variable holding the key) is required")
-    if provider == "openai_compatible" and not raw.get("base_url"):
-        raise RegistryError("openai_compatible entries need base_url")
-    media = raw.get("media", "none" if provider in OFFLINE_PROVIDERS else "video")
-    if media not in MEDIA_MODES:
-        raise RegistryError(f"media {media!r} must be one of {MEDIA_MODES}")
-    try:
-        entry = ModelEntry(
-            name=name,
-            provider=provider,
-            model=model,
-            base_url=raw.get("base_url"),
-            api_key_env=raw.get("api_key_env"),
-            media=media,
-            concurrency=int(raw.get("concurrency", 4)),
-            max_retries=int(raw.get("max_retries", 3)),
-            timeout_s=float(raw.get("timeout_s", 120.0)),
-            rate_limit_rpm=float(raw["rate_limit_rpm"]) if raw.get("rate_limit_rpm") else None,
-            price=dict(raw.get("price") or {}),
-            prompt_version=str(raw.get("prompt_version", "v1")),
-            generation=dict(raw.get("generation") or {}),
-            seed=int(raw.get("seed", 0)),
-            budget_usd=float(raw["budget_usd"]) if raw.get("budget_usd") is not None else None,
-            frames=int(raw.get("frames", 8)),
-            circular=bool(raw.get("circular", False)),
-            retry_initial_s=float(raw.get("retry_initial_s", 1.0)),
-        )
-    except (TypeError, ValueError) as exc:
-        raise RegistryError(f"bad value: {exc}") from exc
-    if entry.concurrency < 1 or entry.max_retries < 0 or entry.timeout_s <= 0 or entry.frames < 1:
-        raise RegistryError("concurrency >= 1, max_retries >= 0, timeout_s > 0 and frames >= 1 are required")
-    return entry
+def _display_name(raw: object) -> str | None:
+    name = raw.get("name") if isinstance(raw, dict) else None
+    return str(name)[:100] if name is not None else None
 
 
 def load_registry(path: Path) -> RegistryLoad:
-    """Parse every entry; one bad entry is recorded and never blocks the others."""
+    """Parse every entry; one bad entry is recorded and never blocks the others. Entries sharing a
+    name are all invalid: which one was meant cannot be known."""
+    path = Path(path)
     try:
-        doc = yaml.safe_load(Path(path).read_text()) if Path(path).exists() else []
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else []
     except yaml.YAMLError as exc:
-        return RegistryLoad([], [{"index": None, "name": None, "reason": f"models registry is not valid YAML: {exc}"}])
-    items = doc.get("models", []) if isinstance(doc, dict) else (doc or [])
-    entries, invalid, names = [], [], set()
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        return RegistryLoad(
+            [], [{"index": None, "name": None, "reason": f"models.yaml is not valid YAML{where}: {problem}"}]
+        )
+    except (OSError, UnicodeDecodeError) as exc:
+        return RegistryLoad(
+            [], [{"index": None, "name": None, "reason": f"models.yaml unreadable: {type(exc).__name__}"}]
+        )
+    if doc is None:
+        items: list = []
+    elif isinstance(doc, dict):
+        items = doc.get("models") if doc.get("models") is not None else []
+        if not isinstance(items, list):
+            reason = "`models:` must be a list of entries"
+            return RegistryLoad([], [{"index": None, "name": None, "reason": reason}])
+    elif isinstance(doc, list):
+        items = doc
+    else:
+        return RegistryLoad([], [{"index": None, "name": None, "reason": "models.yaml must hold a `models:` list"}])
+    parsed: list[tuple[int, object, ModelEntry | None, str | None]] = []
     for index, raw in enumerate(items):
-        name = raw.get("name") if isinstance(raw, dict) else None
         try:
-            entry = parse_entry(raw)
-            if entry.name in names:
-                raise RegistryError("duplicate name")
-            names.add(entry.name)
-            entries.append(entry)
+            parsed.append((index, raw, parse_entry(raw), None))
         except RegistryError as exc:
-            invalid.append({"index": index, "name": name, "reason": str(exc)})
+            parsed.append((index, raw, None, str(exc)))
+    counts: dict[str, int] = {}
+    for raw in items:
+        name = raw.get("name") if isinstance(raw, dict) else None
+        if isinstance(name, str):
+            counts[name] = counts.get(name, 0) + 1
+    entries, invalid = [], []
+    for index, raw, entry, reason in parsed:
+        name = raw.get("name") if isinstance(raw, dict) else None
+        if isinstance(name, str) and counts[name] > 1:
+            duplicate = f"duplicate name: {counts[name]} entries are named {name!r}"
+            reason = duplicate if reason is None else f"{duplicate}; {reason}"
+            entry = None
+        if entry is None:
+            invalid.append({"index": index, "name": _display_name(raw), "reason": reason})
+        else:
+            entries.append(entry)
     return RegistryLoad(entries, invalid)

@@ -2,8 +2,9 @@
 Files API upload protocol) and OpenAI chat completions, for driving the real SDKs offline.
 
 It answers like a trivial model (a `policy` function of the prompt text) and injects faults on
-demand: 429 with Retry-After, 500, 503, slow responses, malformed JSON, empty choices/candidates
-and dropped connections. Latency is server-side, to emulate a provider.
+demand: 429 with Retry-After, 500, 503, slow responses, malformed JSON, empty choices/candidates,
+blank replies (HTTP 200 with empty or whitespace-only text, some cut at the token limit) and
+dropped connections. Latency is server-side, to emulate a provider.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-FAULTS = ("429", "500", "503", "slow", "malformed", "empty", "drop")
+FAULTS = ("429", "500", "503", "slow", "malformed", "empty", "blank", "drop")
 
 
 def default_policy(prompt: str) -> str:
@@ -175,14 +176,17 @@ class _Handler(BaseHTTPRequestHandler):
         prompt = _prompt_text(body)
         answer = cfg.policy(prompt)
         refused = bool(cfg.refuse_if and cfg.refuse_if in prompt)
+        blank = fault == "blank"
+        if blank:
+            answer = random.Random(sum(state.requests.values())).choice(("", "  \n", None))
         if openai_style:
             choices = (
                 []
-                if fault == "empty"
+                if fault == "empty" and not refused
                 else [
                     {
                         "index": 0,
-                        "finish_reason": "content_filter" if refused else "stop",
+                        "finish_reason": "content_filter" if refused else ("length" if blank else "stop"),
                         "message": {"role": "assistant", "content": None if refused else answer},
                     }
                 ]
@@ -208,6 +212,9 @@ class _Handler(BaseHTTPRequestHandler):
             if fault == "empty"
             else [{"content": {"role": "model", "parts": [{"text": answer}]}, "finishReason": "STOP", "index": 0}]
         )
+        if blank:
+            content = {"role": "model", "parts": [{"text": answer}]} if answer is not None else {"role": "model"}
+            candidates = [{"content": content, "finishReason": "MAX_TOKENS", "index": 0}]
         self._send(200, {"candidates": candidates, "usageMetadata": usage, "modelVersion": gemini.group(1)})
 
     def do_GET(self) -> None:  # noqa: N802

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import duckdb
 import pandas as pd
@@ -12,7 +13,7 @@ from mtavg_assets.evaluators.base import RateLimited
 from mtavg_assets.predictions.runner import _wait_for
 from mtavg_assets.registry import parse_entry
 from mtavg_assets_tests.conftest import OFFLINE_MODELS, PipelineRunner
-from mtavg_assets_tests.fake_providers import FakeConfig, FakeProviderServer
+from mtavg_assets_tests.fake_providers import FAULTS, FakeConfig, FakeProviderServer
 
 SECRET = "sk-test-do-not-leak-1234567890"
 GEMINI_FILES = """  - name: gemini-files
@@ -164,19 +165,98 @@ def test_faults_end_as_answers_or_statuses_with_nothing_lost(api_pipeline):
         assert set(rows["status"]) <= {"ok", "error", "timeout", "rate_limited"}
         assert rows.loc[rows["status"] != "ok", "parsed_answer"].isna().all()
         assert (rows["attempts"] >= 1).all() and (rows["attempts"] > 1).any()
-    assert set(server.state.faults) == {"429", "500", "503", "slow", "malformed", "empty", "drop"}
+    assert set(server.state.faults) == set(FAULTS)
 
 
-def test_refusals_and_empty_responses_are_statuses(api_pipeline):
-    runner, server = api_pipeline(FakeConfig(refuse_if="When does", fault_rate=1.0, faults=("empty",)))
+@pytest.mark.parametrize("fault", ["empty", "blank"])
+def test_refusals_and_empty_responses_are_statuses(api_pipeline, fault):
+    """No candidates/choices, or HTTP 200 with empty or whitespace-only text (some cut at the token
+    limit): retried like a 503, then `error` with reason "empty response", never `unparseable`."""
+    runner, server = api_pipeline(FakeConfig(refuse_if="When does", fault_rate=1.0, faults=(fault,)))
     text = runner.layout.models_file.read_text().replace("max_retries: 6", "max_retries: 1")
     runner.layout.models_file.write_text(text)
-    assert runner.run("evaluate_model", partition_key="gemini-fake").success
-    rows = _rows(runner, "gemini-fake").merge(pd.read_parquet(runner.layout.derived("validated_qa")), on="instance_id")
-    temporal = rows[rows["question_type"] == "temporal"]
-    assert set(temporal["status"]) == {"refused"}
-    other = rows[rows["question_type"] != "temporal"]
-    assert set(other["status"]) == {"error"} and (other["attempts"] == 2).all()
+    for model in ("gemini-fake", "gpt-fake"):
+        assert runner.run("evaluate_model", partition_key=model).success
+        rows = _rows(runner, model).merge(pd.read_parquet(runner.layout.derived("validated_qa")), on="instance_id")
+        temporal = rows[rows["question_type"] == "temporal"]
+        assert set(temporal["status"]) == {"refused"}
+        other = rows[rows["question_type"] != "temporal"]
+        assert set(other["status"]) == {"error"} and (other["attempts"] == 2).all()
+        assert other["error"].str.contains("empty response").all() and other["parsed_answer"].isna().all()
+
+
+def test_an_oracle_scores_one_despite_empty_replies(demo_layout, api_pipeline):
+    """A server that knows every gold answer and sends 3% empty replies: the oracle scores 1.0."""
+    gold = {}
+    for path in demo_layout.qa_dir.glob("*.jsonl"):
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        for row in rows:
+            row["question"] += f" [{row['instance_id']}]"
+            gold[row["instance_id"]] = row
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    def oracle(prompt: str) -> str:
+        row = gold[re.search(r"\[([^\]]+)\]", prompt).group(1)]
+        if row["question_type"] == "temporal":
+            return json.dumps({"start": row["answer_span"][0], "end": row["answer_span"][1]})
+        return json.dumps({"answer": row["answer"]})
+
+    runner, server = api_pipeline(FakeConfig(fault_rate=0.03, faults=("blank",), policy=oracle, seed=2))
+    for model in ("gpt-fake", "gemini-fake"):
+        assert runner.run("evaluate_model", partition_key=model).success
+    assert server.state.faults["blank"] >= 3
+    assert runner.run("build_metrics").success
+    with duckdb.connect(str(runner.layout.duckdb_file), read_only=True) as con:
+        board = con.execute("SELECT * FROM leaderboard").df().set_index("model")
+    for model in ("gpt-fake", "gemini-fake"):
+        assert board.loc[model, "accuracy"] == 1.0 and board.loc[model, "temporal_miou"] == 1.0
+        assert board.loc[model, "unparseable_rate"] == 0.0 and board.loc[model, "error_rate"] == 0.0
+
+
+TRANSPORT_KNOBS = [
+    ("timeout_s", "timeout_s: 7.5"),
+    ("max_retries", "max_retries: 2"),
+    ("retry_initial_s", "retry_initial_s: 0.02"),
+    ("concurrency", "concurrency: 3"),
+    ("rate_limit_rpm", "rate_limit_rpm: 100000"),
+    ("budget_usd", "budget_usd: 1000"),
+    ("upload_poll_s", "transport: {upload_poll_s: 0.5}"),
+    ("upload_timeout_s", "transport: {upload_timeout_s: 60}"),
+    ("inline_max_bytes", "transport: {inline_max_bytes: 99999999}"),
+    ("delete_uploads", "transport: {delete_uploads: false}"),
+    ("api_version", "transport: {api_version: v1beta}"),
+    ("transport under generation", "generation: {upload_poll_s: 0.3}"),
+]
+ONE_GEMINI = """models:
+  - name: g
+    provider: gemini
+    model: gemini-2.5-flash
+    base_url: {base}
+    api_key_env: MTAVG_TEST_KEY
+{extra}"""
+
+
+def test_transport_knobs_never_re_ask_but_output_settings_and_template_text_do(api_pipeline, monkeypatch):
+    from mtavg_assets.evaluators import prompts
+
+    runner, server = api_pipeline(FakeConfig())
+    models = runner.layout.models_file
+    models.write_text(ONE_GEMINI.format(base=server.base_url, extra=""))
+    runner.instance.add_dynamic_partitions("models", ["g"])
+    first = runner.materializations(runner.run("evaluate_model", partition_key="g"), "predictions")[0]
+    assert first["calls"] == first["instances"] > 0
+    for knob, line in TRANSPORT_KNOBS:
+        models.write_text(ONE_GEMINI.format(base=server.base_url, extra=f"    {line}\n"))
+        meta = runner.materializations(runner.run("evaluate_model", partition_key="g"), "predictions")[0]
+        assert meta["calls"] == 0, knob
+    models.write_text(ONE_GEMINI.format(base=server.base_url, extra="    generation: {temperature: 0.5}\n"))
+    meta = runner.materializations(runner.run("evaluate_model", partition_key="g"), "predictions")[0]
+    assert meta["asked_now"] == meta["instances"]
+    valid = pd.read_parquet(runner.layout.derived("validated_qa"))
+    edited = {**prompts.PROMPTS["v1"], "temporal": prompts.PROMPTS["v1"]["temporal"].replace("expert", "careful")}
+    monkeypatch.setitem(prompts.PROMPTS, "v1", edited)
+    meta = runner.materializations(runner.run("evaluate_model", partition_key="g"), "predictions")[0]
+    assert meta["asked_now"] == (valid["question_type"] == "temporal").sum() > 0
 
 
 def test_rerun_failed_cells_only(api_pipeline):

@@ -82,3 +82,33 @@ def test_generation_is_deterministic_from_the_seed(tmp_path, demo_source):
         assert (again.qa_dir / name).read_text() == (demo_source.qa_dir / name).read_text()
     manifest = [json.loads(x) for x in again.clip_manifest.read_text().splitlines()]
     assert len(manifest) == 12
+
+
+def test_the_answer_key_rewards_no_letter_and_no_default():
+    """Gold letters uniform over positions, controls answered by the "none" option, yes/no 50/50,
+    and several drama questions per episode."""
+    from collections import Counter
+
+    from mtavg_assets.demo.generate import plan_demo
+    from mtavg_assets.demo.questions import NO_FAILURE
+    from mtavg_assets.settings import DEFAULT_DATA_DIR
+    from mtavg_assets.taxonomy import load_taxonomy
+
+    _, qa = plan_demo(load_taxonomy(DEFAULT_DATA_DIR / "taxonomy.yaml"), n_episodes=600, seed=5)
+    by_type = {t: [q for q in qa if q["question_type"] == t] for t in ("mcq", "yes_no", "drama")}
+    yes_no = Counter(q["answer"] for q in by_type["yes_no"])
+    assert yes_no["A"] == yes_no["B"]
+    for qtype in ("mcq", "drama"):
+        shares = Counter(q["answer"] for q in by_type[qtype])
+        n = len(by_type[qtype])
+        assert set(shares) == {"A", "B", "C", "D"}
+        # each letter within 4 binomial standard errors of 1/4
+        assert all(abs(c / n - 0.25) < 4 * (0.25 * 0.75 / n) ** 0.5 for c in shares.values()), shares
+    for q in by_type["mcq"]:
+        gold_text = q["options"]["ABCD".index(q["answer"])]
+        assert (gold_text == NO_FAILURE) == q["meta"]["control"]
+    for q in by_type["drama"]:
+        gold_text = q["options"]["ABCD".index(q["answer"])]
+        assert gold_text.startswith(("No clip", "None")) == q["meta"]["control"]
+    per_episode = Counter(q["meta"]["episode_id"] for q in by_type["drama"])
+    assert min(per_episode.values()) >= 2

@@ -11,6 +11,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 
 from mtavg_assets.metrics.build import build_metric_tables
 from mtavg_assets.parquet_io import write_parquet
@@ -122,7 +123,7 @@ def built(tmp_path_factory):
         layout.derived("clip_rejects"),
     )
     write_parquet(
-        pd.DataFrame({"name": list(ANSWERS), "provider": ["openai"] * 4, "valid": True}),
+        pd.DataFrame({"name": list(ANSWERS), "provider": ["openai"] * 4, "baseline": False, "status": "active"}),
         layout.derived("model_registry"),
     )
     for model, answers in ANSWERS.items():
@@ -243,37 +244,128 @@ def _mcnemar(b, c):
     return min(1.0, 2 * sum(math.comb(n, i) for i in range(min(b, c) + 1)) / 2**n)
 
 
-def test_pairwise_mcnemar_on_shared_instances(built):
+def _holm(pvalues: dict) -> dict:
+    """Holm's step-down adjusted p-values, written from the textbook definition."""
+    order = sorted(pvalues, key=lambda k: (pvalues[k], k))
+    m, running, out = len(order), 0.0, {}
+    for i, key in enumerate(order):
+        running = max(running, min(1.0, (m - i) * pvalues[key]))
+        out[key] = running
+    return out
+
+
+def test_pairwise_mcnemar_and_holm_on_all_instances(built):
+    """Pairs are compared as the ranking scores them: a missing cell is a wrong answer."""
     got = built.execute("SELECT * FROM pairwise_tests").df().set_index(["model_a", "model_b"])
     models = sorted(ANSWERS)
     assert len(got) == len(models) * (len(models) - 1) // 2
+    raw = {}
     for i, a in enumerate(models):
         for b in models[i + 1 :]:
             fa, fb = _choice(a).set_index("instance_id"), _choice(b).set_index("instance_id")
-            shared = fa.index[(fa["status"] != "missing") & (fb["status"] != "missing")]
-            only_a = int((fa.loc[shared, "correct"] & ~fb.loc[shared, "correct"]).sum())
-            only_b = int((fb.loc[shared, "correct"] & ~fa.loc[shared, "correct"]).sum())
+            only_a = int((fa["correct"] & ~fb["correct"]).sum())
+            only_b = int((fb["correct"] & ~fa["correct"]).sum())
             row = got.loc[(a, b)]
-            assert row["n_shared"] == len(shared)
+            assert row["n_shared"] == len(fa) == 11
             assert (row["a_only_correct"], row["b_only_correct"]) == (only_a, only_b)
             assert row["mcnemar_p"] == pytest.approx(_mcnemar(only_a, only_b))
+            assert row["accuracy_diff"] == pytest.approx(fa["correct"].mean() - fb["correct"].mean())
+            raw[(a, b)] = _mcnemar(only_a, only_b)
+    for pair, p_holm in _holm(raw).items():
+        assert got.loc[pair, "p_holm"] == pytest.approx(p_holm)
+        row = got.loc[pair]
+        assert row["significant"] == (p_holm < 0.05 and row["bootstrap_p"] < row["holm_level"])
 
 
-def test_bootstrap_interval_matches_a_naive_loop(built):
-    frame = _choice("half")
-    clips = sorted({i["clip_ids"][0] for i in INSTANCES if i["question_type"] != "temporal"})
-    rng = np.random.default_rng(3)
-    draws = rng.multinomial(len(clips), np.full(len(clips), 1 / len(clips)), size=200)
+def _components(instances) -> dict:
+    """instance -> component number (by first appearance), by breadth-first search over clips and
+    episodes: an implementation independent of the pipeline's sparse-graph one."""
+    links = {}
+    for inst in instances:
+        nodes = [("clip", c) for c in inst["clip_ids"]]
+        episode = json.loads(inst["meta"]).get("episode_id")
+        if episode:
+            nodes.append(("episode", episode))
+        links[inst["instance_id"]] = nodes
+    by_node = {}
+    for iid, nodes in links.items():
+        for node in nodes:
+            by_node.setdefault(node, []).append(iid)
+    component, next_id = {}, 0
+    for inst in instances:
+        if inst["instance_id"] in component:
+            continue
+        queue = [inst["instance_id"]]
+        while queue:
+            iid = queue.pop()
+            if iid in component:
+                continue
+            component[iid] = next_id
+            queue += [other for node in links[iid] for other in by_node[node]]
+        next_id += 1
+    return component
+
+
+def _naive_interval(values: dict, clusters: dict, n: int, seed: int, n_resamples: int = 200):
+    """Interval of sum(value)/count over resampled clusters, one resample at a time.
+    `values`: unit -> (cluster, value)."""
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(n, np.full(n, 1 / n), size=n_resamples)
     samples = []
     for weights in draws:
-        w = dict(zip(clips, weights, strict=True))
-        num = sum(w[c] * ok for c, ok in zip(frame["clip_ids"].map(lambda x: x[0]), frame["correct"], strict=True))
-        den = sum(w[c] for c in frame["clip_ids"].map(lambda x: x[0]))
-        samples.append(num / den)
+        num = sum(weights[c] * v for c, v in values.values())
+        den = sum(weights[c] for c, _ in values.values())
+        samples.append(num / den if den else np.nan)
+    # expanded percentile interval (Hesterberg 2015): tail Phi(sqrt(n/(n-1)) * t_{0.025, n-1})
+    tail = scipy.stats.norm.cdf(math.sqrt(n / (n - 1)) * scipy.stats.t.ppf(0.025, n - 1))
+    return np.nanpercentile(samples, 100 * tail), np.nanpercentile(samples, 100 * (1 - tail))
+
+
+def test_clusters_are_connected_components_of_clips_and_episodes(built):
+    expected = _components(INSTANCES)
+    got = built.execute("SELECT instance_id, cluster_id FROM instance_clusters").df()
+    assert dict(zip(got["instance_id"], got["cluster_id"], strict=True)) == expected
+    assert len(set(expected.values())) == 4  # {c1, c2, e1}, {c3, c4, e2}, {c5}, {c6}
+
+
+def test_bootstrap_intervals_match_a_naive_loop(built):
+    clusters = _components(INSTANCES)
+    n = len(set(clusters.values()))
+    frame = _choice("half")
+    values = {r.instance_id: (clusters[r.instance_id], float(r.correct)) for r in frame.itertuples()}
     got = _row(built, "SELECT * FROM metrics_by_model WHERE model = 'half'")
-    assert got["ci_low"] == pytest.approx(np.percentile(samples, 2.5), abs=1e-5)
-    assert got["ci_high"] == pytest.approx(np.percentile(samples, 97.5), abs=1e-5)
+    low, high = _naive_interval(values, clusters, n, seed=3)
+    assert (got["ci_low"], got["ci_high"]) == pytest.approx((low, high), abs=1e-9)
     assert got["ci_low"] <= got["accuracy"] <= got["ci_high"]
+    headline = built.execute("SELECT * FROM headline_metrics WHERE model = 'half'").df().set_index("metric")
+    temporal = {
+        iid: (
+            clusters[iid],
+            _iou(v if s == "ok" else None, (GOLD[iid]["answer_span_start"], GOLD[iid]["answer_span_end"])),
+        )
+        for iid, (s, v) in ANSWERS["half"].items()
+        if GOLD[iid]["question_type"] == "temporal"
+    }
+    assert tuple(headline.loc["temporal_miou", ["ci_low", "ci_high"]]) == pytest.approx(
+        _naive_interval(temporal, clusters, n, seed=3), abs=1e-9
+    )
+    drama = {
+        r.instance_id: (clusters[r.instance_id], float(r.correct))
+        for r in frame.itertuples()
+        if r.subset == "short_drama"
+    }
+    assert tuple(headline.loc["drama_accuracy", ["ci_low", "ci_high"]]) == pytest.approx(
+        _naive_interval(drama, clusters, n, seed=3), abs=1e-9
+    )
+    assert set(headline.index) >= {
+        "accuracy",
+        "macro_accuracy",
+        "temporal_miou",
+        "temporal_r1_at_0_5",
+        "drama_accuracy",
+        "episode_consistency",
+    }
+    assert headline["ci_low"].notna().all() and (headline["ci_low"] <= headline["ci_high"]).all()
 
 
 def test_position_bias_against_the_gold_distribution(built):

@@ -62,7 +62,7 @@ def test_unknown_or_invalid_model_partition_fails_with_reason(pipeline):
     )
     assert pipeline.run("prepare_benchmark").success
     registry = pd.read_parquet(pipeline.layout.derived("model_registry"))
-    assert registry.set_index("valid").loc[False, "reason"].startswith("name 'Bad Name'")
+    assert registry.set_index("valid").loc[False, "reason"].startswith("name: must be 1-100 characters of [a-z0-9._-]")
     result = pipeline.run("evaluate_model", partition_key="needs-key")
     assert not result.success
     failure = result.get_step_failure_events()[0].event_specific_data.error.message

@@ -21,18 +21,19 @@ def test_bad_entries_are_recorded_and_good_ones_kept(tmp_path):
   - {name: conc, provider: random, concurrency: 0}
   - just a string
   - {name: ok-api, provider: openai, model: gpt-4o, api_key_env: OPENAI_API_KEY, media: frames_audio, frames: 6}
+  - {name: prior, provider: prior}
 """)
     load = load_registry(path)
-    assert [e.name for e in load.entries] == ["random", "ok-api"]
-    assert load.entries[1].media_recipe == "frames_audio@6"
+    assert [e.name for e in load.entries] == ["ok-api", "prior"]
+    assert load.entries[0].media_recipe == "frames_audio@6"
     reasons = [bad["reason"] for bad in load.invalid]
-    assert reasons == [
-        "duplicate name",
-        "name 'UPPER' must match [a-z0-9._-]+",
+    assert reasons[:2] == ["duplicate name: 2 entries are named 'random'"] * 2
+    assert reasons[2].startswith("name: must be 1-100 characters")
+    assert reasons[3:] == [
         "api_key_env (name of the environment variable holding the key) is required",
         "openai_compatible entries need base_url",
-        "unknown key(s): colour",
-        "concurrency >= 1, max_retries >= 0, timeout_s > 0 and frames >= 1 are required",
+        "colour: Extra inputs are not permitted",
+        "concurrency: Input should be greater than or equal to 1",
         "entry is not a mapping",
     ]
 

@@ -1,6 +1,8 @@
 -- Source tables, loaded from the pipeline's Parquet files as one consistent snapshot.
--- The pipeline sets the variable mtavg_data_dir; from the DuckDB CLI in the repository root the
--- default ./data is used:  duckdb data/mtavg.duckdb < sql/00_sources.sql
+-- The pipeline sets the variables mtavg_data_dir and mtavg_prediction_files (the exact list of
+-- prediction files, so no path is ever read as a glob pattern); from the DuckDB CLI in the
+-- repository root the defaults ./data and its predictions/*/predictions.parquet are used:
+--   duckdb data/mtavg.duckdb < sql/00_sources.sql
 CREATE OR REPLACE TABLE qa_instances AS
 SELECT * FROM read_parquet(coalesce(getvariable('mtavg_data_dir'), 'data') || '/derived/validated_qa.parquet');
 
@@ -13,10 +15,63 @@ SELECT * FROM read_parquet(coalesce(getvariable('mtavg_data_dir'), 'data') || '/
 CREATE OR REPLACE TABLE clip_rejects AS
 SELECT * FROM read_parquet(coalesce(getvariable('mtavg_data_dir'), 'data') || '/derived/clip_rejects.parquet');
 
+-- Every entry of models.yaml (status 'active' or 'invalid' with its reason) and every model that
+-- still has predictions on disk but is no longer registered (status 'retired').
 CREATE OR REPLACE TABLE models AS
 SELECT * FROM read_parquet(coalesce(getvariable('mtavg_data_dir'), 'data') || '/derived/model_registry.parquet');
 
--- One Parquet dataset per model partition (written by the predictions asset).
+-- Every row of every prediction file, with the folder it was read from and its rank among the
+-- copies of its key (copies in the model's own folder first, then the latest).
+CREATE OR REPLACE TEMP TABLE prediction_rows AS
+WITH files AS (
+    SELECT
+        * EXCLUDE (filename),
+        regexp_extract(replace(filename, '\', '/'), '([^/]+)/predictions\.parquet$', 1) AS folder,
+        filename AS source_file
+    FROM read_parquet(
+        coalesce(
+            getvariable('mtavg_prediction_files'),
+            [coalesce(getvariable('mtavg_data_dir'), 'data') || '/predictions/*/predictions.parquet']
+        ),
+        union_by_name = true, filename = true
+    )
+)
+SELECT
+    * EXCLUDE (source_file),
+    row_number() OVER (
+        PARTITION BY model, instance_id, coalesce(rotation, 0)
+        ORDER BY model IS NOT DISTINCT FROM folder DESC, created_at DESC NULLS LAST, cache_key DESC NULLS LAST,
+                 status, source_file
+    ) AS copy_rank
+FROM files;
+
+-- (model, instance_id, rotation) is the key of a prediction. A row counts only when it sits in its
+-- own model's folder, is the latest copy of its key and belongs to an active registry entry;
+-- every other row is listed here with the reason, and never scored.
+CREATE OR REPLACE TEMP TABLE model_status AS
+SELECT name, CASE WHEN bool_or(m.status = 'active') THEN 'active' ELSE min(m.status) END AS model_status
+FROM models m GROUP BY name;
+
+CREATE OR REPLACE TABLE prediction_exclusions AS
+SELECT folder, model, instance_id, coalesce(rotation, 0) AS rotation, status, created_at, reason
+FROM (
+    SELECT
+        r.*,
+        CASE
+            WHEN r.model IS DISTINCT FROM r.folder THEN 'model column does not match its folder ' || r.folder
+            WHEN r.copy_rank > 1 THEN 'duplicate of (model, instance_id, rotation): a later copy is scored'
+            WHEN coalesce(s.model_status, 'retired') <> 'active' THEN 'model is ' || coalesce(s.model_status, 'retired')
+        END AS reason
+    FROM prediction_rows r
+    LEFT JOIN model_status s ON s.name = r.model
+)
+WHERE reason IS NOT NULL;
+
 CREATE OR REPLACE TABLE predictions AS
-SELECT * FROM read_parquet(coalesce(getvariable('mtavg_data_dir'), 'data') || '/predictions/*/predictions.parquet',
-                           union_by_name = true);
+SELECT r.* EXCLUDE (folder, copy_rank)
+FROM prediction_rows r
+JOIN model_status s ON s.name = r.model AND s.model_status = 'active'
+WHERE r.model = r.folder AND r.copy_rank = 1;
+
+DROP TABLE model_status;
+DROP TABLE prediction_rows;

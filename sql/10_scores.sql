@@ -1,6 +1,7 @@
 -- One row per (model, valid instance). A cell with no prediction for the instance's current
--- content is 'missing'. Errors are statuses: they never count as answers. Only the unrotated
--- question (rotation 0) is scored here; circular evaluation is scored in 70_position_bias.sql.
+-- content is 'missing'. Errors are statuses: they never count as answers. A temporal answer
+-- counts only with both ends finite and start <= end. Only the unrotated question (rotation 0)
+-- is scored here; circular evaluation is scored in 35_circular.sql.
 CREATE OR REPLACE TABLE scores AS
 WITH evaluated_models AS (SELECT DISTINCT model FROM predictions),
 cells AS (
@@ -16,6 +17,7 @@ SELECT
     c.category,
     c.source_generator,
     c.clip_ids[1] AS clip_id,
+    json_extract_string(c.meta, '$.episode_id') AS episode_id,
     c.n_options,
     CASE WHEN c.question_type = 'temporal' THEN NULL ELSE 1.0 / c.n_options END AS chance,
     coalesce(p.status, 'missing') AS status,
@@ -25,11 +27,14 @@ SELECT
     p.parsed_span_end,
     c.answer_span_start AS gold_span_start,
     c.answer_span_end AS gold_span_end,
-    coalesce(p.status, 'missing') = 'ok' AS answered,
+    coalesce(p.status = 'ok' AND (c.question_type <> 'temporal' OR (
+        isfinite(p.parsed_span_start) AND isfinite(p.parsed_span_end) AND p.parsed_span_start <= p.parsed_span_end
+    )), false) AS answered,
     CASE WHEN c.question_type <> 'temporal'
          THEN coalesce(p.status = 'ok' AND p.parsed_answer = c.answer, false) END AS correct,
     CASE WHEN c.question_type = 'temporal' THEN
-        CASE WHEN p.status = 'ok' AND p.parsed_span_end IS NOT NULL THEN
+        CASE WHEN coalesce(p.status = 'ok' AND isfinite(p.parsed_span_start) AND isfinite(p.parsed_span_end)
+                           AND p.parsed_span_start <= p.parsed_span_end, false) THEN
             greatest(0.0, least(p.parsed_span_end, c.answer_span_end) - greatest(p.parsed_span_start, c.answer_span_start))
             / nullif(greatest(p.parsed_span_end, c.answer_span_end) - least(p.parsed_span_start, c.answer_span_start), 0)
         ELSE 0.0 END

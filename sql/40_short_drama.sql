@@ -1,21 +1,22 @@
 -- Short-drama level: accuracy over questions of the short_drama subset, and per-episode
--- consistency (an episode counts only if every one of its questions is right).
+-- consistency (an episode counts only if every one of its questions is right). Intervals for both
+-- are in headline_metrics (50_uncertainty.sql).
+CREATE OR REPLACE TABLE drama_episodes AS
+SELECT model, coalesce(episode_id, instance_id) AS episode_id, count(*) AS n_questions,
+       bool_and(correct) AS all_correct
+FROM scores
+WHERE subset = 'short_drama' AND question_type <> 'temporal'
+GROUP BY ALL;
+
 CREATE OR REPLACE TABLE short_drama_metrics AS
-WITH drama AS (
-    SELECT s.*, json_extract_string(q.meta, '$.episode_id') AS episode_id
-    FROM scores s JOIN qa_instances q USING (instance_id)
-    WHERE s.subset = 'short_drama' AND s.question_type <> 'temporal'
-),
-episodes AS (
-    SELECT model, coalesce(episode_id, instance_id) AS episode_id, bool_and(correct) AS all_correct
-    FROM drama GROUP BY ALL
-)
 SELECT
-    d.model,
+    s.model,
     count(*) AS n_questions,
-    avg(d.correct::INT) AS accuracy,
-    avg(d.chance) AS chance,
-    (SELECT count(*) FROM episodes e WHERE e.model = d.model) AS n_episodes,
-    (SELECT avg(e.all_correct::INT) FROM episodes e WHERE e.model = d.model) AS episode_consistency
-FROM drama d
-GROUP BY d.model;
+    avg(s.correct::INT) AS accuracy,
+    avg(s.chance) AS chance,
+    (SELECT count(*) FROM drama_episodes e WHERE e.model = s.model) AS n_episodes,
+    (SELECT avg(e.n_questions) FROM drama_episodes e WHERE e.model = s.model) AS questions_per_episode,
+    (SELECT avg(e.all_correct::INT) FROM drama_episodes e WHERE e.model = s.model) AS episode_consistency
+FROM scores s
+WHERE s.subset = 'short_drama' AND s.question_type <> 'temporal'
+GROUP BY s.model;

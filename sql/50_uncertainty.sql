@@ -1,7 +1,9 @@
--- Accuracy with 95% bootstrap confidence intervals. bootstrap_ci is computed by the metric
--- build (resampling clips with replacement, so questions on one clip move together; fixed seed).
+-- Accuracy with 95% bootstrap confidence intervals. bootstrap_ci and headline_ci are computed by
+-- the metric build: connected components of the instance-clip graph (clips linked by a shared
+-- question or by their episode) are resampled with replacement, fixed seed, the same resamples
+-- for every model and metric. ci_digits is the number of decimals the resample count supports.
 CREATE OR REPLACE TABLE metrics_by_group AS
-SELECT a.*, b.ci_low, b.ci_high, b.n_resamples
+SELECT a.*, b.ci_low::DOUBLE AS ci_low, b.ci_high::DOUBLE AS ci_high, b.ci_digits::INT AS ci_digits, b.n_resamples
 FROM accuracy_by_group a
 LEFT JOIN bootstrap_ci b USING (model, group_by, group_value);
 
@@ -17,6 +19,8 @@ SELECT
     o.ci_high,
     o.accuracy_answered,
     c.macro_accuracy,
+    h.ci_low::DOUBLE AS macro_accuracy_ci_low,
+    h.ci_high::DOUBLE AS macro_accuracy_ci_high,
     c.n_categories,
     o.chance,
     o.unparseable_rate,
@@ -28,7 +32,23 @@ LEFT JOIN (
     SELECT model, avg(accuracy) AS macro_accuracy, count(*) AS n_categories
     FROM metrics_by_group WHERE group_by = 'category' GROUP BY model
 ) c USING (model)
+LEFT JOIN headline_ci h ON h.model = o.model AND h.metric = 'macro_accuracy'
 WHERE o.group_by = 'overall';
+
+-- Every headline number of every model with its interval, one row per (model, metric).
+CREATE OR REPLACE TABLE headline_metrics AS
+WITH v AS (
+    SELECT model, 'accuracy' AS metric, accuracy AS value FROM metrics_by_model
+    UNION ALL SELECT model, 'macro_accuracy', macro_accuracy FROM metrics_by_model
+    UNION ALL SELECT model, 'temporal_miou', miou FROM temporal_metrics WHERE dimension = 'all'
+    UNION ALL SELECT model, 'temporal_r1_at_0_5', r1_iou_0_5 FROM temporal_metrics WHERE dimension = 'all'
+    UNION ALL SELECT model, 'drama_accuracy', accuracy FROM short_drama_metrics
+    UNION ALL SELECT model, 'episode_consistency', episode_consistency FROM short_drama_metrics
+    UNION ALL SELECT model, 'circular_accuracy', circular_accuracy FROM circular_metrics
+)
+SELECT v.model, v.metric, v.value, h.ci_low::DOUBLE AS ci_low, h.ci_high::DOUBLE AS ci_high,
+       h.ci_digits::INT AS ci_digits, h.n_resamples
+FROM v LEFT JOIN headline_ci h USING (model, metric);
 
 CREATE OR REPLACE VIEW metrics_by_dimension AS
 SELECT * EXCLUDE (group_by) RENAME (group_value AS dimension) FROM metrics_by_group WHERE group_by = 'dimension';

@@ -1,5 +1,9 @@
--- Position bias: the share of each answer letter a model gives, against the gold share, per
--- question type; summarised as total variation distance (0 = same distribution as the key).
+-- Position bias, per model and question type:
+--   rstd: the standard deviation (population) of recall across gold answer positions, the RStd of
+--         Zheng et al., "Large Language Models Are Not Robust Multiple Choice Selectors" (ICLR
+--         2024), as a fraction (x100 for the paper's units); NULL when nothing was answered.
+--   answer_distribution / total_variation_distance: the share of each letter a model gives,
+--         against the answer key's share (0 = same distribution as the key).
 CREATE OR REPLACE TABLE answer_distribution AS
 WITH letters AS (
     SELECT DISTINCT s.model, q.question_type, chr(65 + i::INT) AS letter
@@ -27,41 +31,29 @@ FROM letters l
 LEFT JOIN predicted p USING (model, question_type, letter)
 LEFT JOIN gold g USING (question_type, letter);
 
-CREATE OR REPLACE TABLE position_bias AS
-SELECT
-    model,
-    question_type,
-    sum(n_predicted)::BIGINT AS n_answered,
-    0.5 * sum(abs(coalesce(share_predicted, 0) - coalesce(share_gold, 0))) AS total_variation_distance,
-    arg_max(letter, share_predicted) AS most_chosen_letter,
-    max(share_predicted) AS most_chosen_share
-FROM answer_distribution
-GROUP BY model, question_type;
+CREATE OR REPLACE TABLE recall_by_position AS
+SELECT model, question_type, gold_answer AS letter, count(*) AS n_gold, avg(correct::INT) AS recall
+FROM scores
+WHERE question_type <> 'temporal' AND gold_answer IS NOT NULL
+GROUP BY ALL;
 
--- Circular evaluation (models with `circular: true`): an item counts right only if it is right
--- under every rotation of its options; a missing rotation counts as wrong.
-CREATE OR REPLACE TABLE circular_metrics AS
-WITH circular_models AS (
-    SELECT DISTINCT model FROM predictions WHERE coalesce(rotation, 0) > 0
-),
-per_item AS (
+CREATE OR REPLACE TABLE position_bias AS
+WITH tvd AS (
     SELECT
-        m.model,
-        q.instance_id,
-        q.n_options,
-        count(p.rotation) AS n_rotations,
-        coalesce(bool_and(p.status = 'ok' AND p.parsed_answer = q.answer), false) AS right_in_answered
-    FROM circular_models m
-    CROSS JOIN qa_instances q
-    LEFT JOIN predictions p
-           ON p.model = m.model AND p.instance_id = q.instance_id AND p.instance_content_hash = q.content_hash
-    WHERE q.question_type <> 'temporal'
-    GROUP BY m.model, q.instance_id, q.n_options
+        model,
+        question_type,
+        sum(n_predicted)::BIGINT AS n_answered,
+        0.5 * sum(abs(coalesce(share_predicted, 0) - coalesce(share_gold, 0))) AS total_variation_distance,
+        arg_max(letter, share_predicted) AS most_chosen_letter,
+        max(share_predicted) AS most_chosen_share
+    FROM answer_distribution
+    GROUP BY model, question_type
+),
+rstd AS (
+    SELECT model, question_type, stddev_pop(recall) AS rstd, count(*) AS n_positions
+    FROM recall_by_position GROUP BY ALL
 )
-SELECT
-    model,
-    count(*) AS n_instances,
-    avg((right_in_answered AND n_rotations = n_options)::INT) AS circular_accuracy,
-    avg((n_rotations = n_options)::INT) AS complete_rate
-FROM per_item
-GROUP BY model;
+SELECT t.model, t.question_type, t.n_answered,
+       CASE WHEN t.n_answered > 0 THEN r.rstd END AS rstd, r.n_positions,
+       t.total_variation_distance, t.most_chosen_letter, t.most_chosen_share
+FROM tvd t LEFT JOIN rstd r USING (model, question_type);

@@ -1,9 +1,28 @@
--- The leaderboard: one row per evaluated model, ranked by accuracy (missing, error and
--- unparseable cells count as wrong). Offline baselines are marked. `tied_with_above` is true when
--- the model is not significantly different from the model ranked just above it (McNemar p >= 0.05
--- or the paired bootstrap interval of the difference contains 0).
+-- The leaderboard: one row per active model, ranked by accuracy (missing, error and unparseable
+-- cells count as wrong). Offline baselines (provider random/prior) are marked. `tied_with_above`
+-- is true unless the model ranked just above is significantly better (pairwise_tests.significant,
+-- Holm-corrected, in that direction). Interval endpoints are rounded to the decimals the resample
+-- count supports (ci_digits); point estimates to 4 decimals.
 CREATE OR REPLACE VIEW leaderboard AS
-WITH ranked AS (
+WITH ci AS (
+    SELECT model,
+        any_value(round(ci_low, ci_digits)) FILTER (WHERE metric = 'accuracy') AS accuracy_ci_low,
+        any_value(round(ci_high, ci_digits)) FILTER (WHERE metric = 'accuracy') AS accuracy_ci_high,
+        any_value(round(ci_low, ci_digits)) FILTER (WHERE metric = 'macro_accuracy') AS macro_ci_low,
+        any_value(round(ci_high, ci_digits)) FILTER (WHERE metric = 'macro_accuracy') AS macro_ci_high,
+        any_value(round(ci_low, ci_digits)) FILTER (WHERE metric = 'temporal_miou') AS miou_ci_low,
+        any_value(round(ci_high, ci_digits)) FILTER (WHERE metric = 'temporal_miou') AS miou_ci_high,
+        any_value(round(ci_low, ci_digits)) FILTER (WHERE metric = 'temporal_r1_at_0_5') AS r1_ci_low,
+        any_value(round(ci_high, ci_digits)) FILTER (WHERE metric = 'temporal_r1_at_0_5') AS r1_ci_high,
+        any_value(round(ci_low, ci_digits)) FILTER (WHERE metric = 'drama_accuracy') AS drama_ci_low,
+        any_value(round(ci_high, ci_digits)) FILTER (WHERE metric = 'drama_accuracy') AS drama_ci_high,
+        any_value(round(ci_low, ci_digits)) FILTER (WHERE metric = 'episode_consistency') AS episode_ci_low,
+        any_value(round(ci_high, ci_digits)) FILTER (WHERE metric = 'episode_consistency') AS episode_ci_high,
+        any_value(round(ci_low, ci_digits)) FILTER (WHERE metric = 'circular_accuracy') AS circular_ci_low,
+        any_value(round(ci_high, ci_digits)) FILTER (WHERE metric = 'circular_accuracy') AS circular_ci_high
+    FROM headline_metrics GROUP BY model
+),
+ranked AS (
     SELECT
         rank() OVER (ORDER BY m.accuracy DESC, coalesce(t.miou, 0) DESC, m.model) AS rank,
         lag(m.model) OVER (ORDER BY m.accuracy DESC, coalesce(t.miou, 0) DESC, m.model) AS model_above,
@@ -13,38 +32,58 @@ WITH ranked AS (
         d.accuracy AS drama_accuracy,
         d.episode_consistency,
         c.circular_accuracy,
-        b.total_variation_distance
+        c.circular_chance,
+        b.total_variation_distance,
+        b.rstd
     FROM metrics_by_model m
     LEFT JOIN temporal_metrics t ON t.model = m.model AND t.dimension = 'all'
     LEFT JOIN short_drama_metrics d ON d.model = m.model
     LEFT JOIN circular_metrics c ON c.model = m.model
     LEFT JOIN (
-        SELECT model, avg(total_variation_distance) AS total_variation_distance FROM position_bias GROUP BY model
+        SELECT model, avg(total_variation_distance) AS total_variation_distance, avg(rstd) AS rstd
+        FROM position_bias GROUP BY model
     ) b ON b.model = m.model
 )
 SELECT
     r.rank,
     r.model,
-    coalesce(reg.provider IN ('random', 'prior'), false) AS baseline,
+    coalesce(reg.baseline, false) AS baseline,
     r.n_instances AS n_choice,
     round(r.accuracy, 4) AS accuracy,
-    round(r.ci_low, 4) AS ci_low,
-    round(r.ci_high, 4) AS ci_high,
-    coalesce(NOT p.significant, false) AS tied_with_above,
+    ci.accuracy_ci_low AS ci_low,
+    ci.accuracy_ci_high AS ci_high,
+    r.model_above IS NOT NULL AND coalesce(NOT (p.significant AND (
+        CASE WHEN p.model_a = r.model_above THEN p.accuracy_diff ELSE -p.accuracy_diff END) > 0), true
+    ) AS tied_with_above,
     round(r.macro_accuracy, 4) AS macro_accuracy,
+    ci.macro_ci_low AS macro_accuracy_ci_low,
+    ci.macro_ci_high AS macro_accuracy_ci_high,
     round(r.accuracy_answered, 4) AS accuracy_answered,
     round(r.chance, 4) AS chance,
     round(r.miou, 4) AS temporal_miou,
+    ci.miou_ci_low AS temporal_miou_ci_low,
+    ci.miou_ci_high AS temporal_miou_ci_high,
     round(r.r1_iou_0_5, 4) AS temporal_r1_at_0_5,
+    ci.r1_ci_low AS temporal_r1_at_0_5_ci_low,
+    ci.r1_ci_high AS temporal_r1_at_0_5_ci_high,
     round(r.drama_accuracy, 4) AS drama_accuracy,
+    ci.drama_ci_low AS drama_accuracy_ci_low,
+    ci.drama_ci_high AS drama_accuracy_ci_high,
     round(r.episode_consistency, 4) AS episode_consistency,
+    ci.episode_ci_low AS episode_consistency_ci_low,
+    ci.episode_ci_high AS episode_consistency_ci_high,
     round(r.circular_accuracy, 4) AS circular_accuracy,
+    ci.circular_ci_low AS circular_accuracy_ci_low,
+    ci.circular_ci_high AS circular_accuracy_ci_high,
+    round(r.circular_chance, 4) AS circular_chance,
+    round(r.rstd, 4) AS position_rstd,
     round(r.total_variation_distance, 4) AS letter_bias_tvd,
     round(r.unparseable_rate, 4) AS unparseable_rate,
     round(r.error_rate, 4) AS error_rate,
     round(r.missing_rate, 4) AS missing_rate
 FROM ranked r
-LEFT JOIN models reg ON reg.name = r.model
+LEFT JOIN ci USING (model)
+LEFT JOIN models reg ON reg.name = r.model AND reg.status = 'active'
 LEFT JOIN pairwise_tests p
        ON (p.model_a = least(r.model, r.model_above) AND p.model_b = greatest(r.model, r.model_above))
 ORDER BY r.rank, r.model;

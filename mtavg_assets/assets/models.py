@@ -1,5 +1,7 @@
 """The models registry as an asset: valid entries become `predictions` partitions."""
 
+from pathlib import Path
+
 import dagster as dg
 import pandas as pd
 
@@ -17,13 +19,17 @@ REGISTRY_COLUMNS = [
     "prompt_version",
     "api_key_env",
     "concurrency",
+    "baseline",
+    "status",  # MODEL_STATUSES
     "valid",
     "reason",
 ]
+MODEL_STATUSES = ("active", "invalid", "retired")
 
 
-def registry_frame(load) -> pd.DataFrame:
-    """Valid and invalid entries side by side; key *names* only, never key values."""
+def registry_frame(load, predictions_dir: Path | None = None) -> pd.DataFrame:
+    """Active and invalid entries side by side, plus `retired` models: predictions on disk, no entry.
+    Key *names* only, never key values."""
     rows = [
         {
             "name": e.name,
@@ -34,13 +40,24 @@ def registry_frame(load) -> pd.DataFrame:
             "prompt_version": e.prompt_version,
             "api_key_env": e.api_key_env,
             "concurrency": e.concurrency,
+            "baseline": e.baseline,
+            "status": "active",
             "valid": True,
             "reason": None,
         }
         for e in load.entries
     ]
-    rows += [{"name": bad["name"], "valid": False, "reason": bad["reason"]} for bad in load.invalid]
-    return pd.DataFrame(rows, columns=REGISTRY_COLUMNS)
+    rows += [
+        {"name": bad["name"], "status": "invalid", "valid": False, "reason": bad["reason"]} for bad in load.invalid
+    ]
+    named = {row["name"] for row in rows}
+    if predictions_dir is not None and predictions_dir.is_dir():
+        rows += [
+            {"name": folder.name, "status": "retired", "valid": False, "reason": "not in models.yaml"}
+            for folder in sorted(predictions_dir.iterdir())
+            if folder.is_dir() and folder.name not in named
+        ]
+    return pd.DataFrame(rows, columns=REGISTRY_COLUMNS).astype({"baseline": "boolean"})
 
 
 def sync_model_partitions(instance: dg.DagsterInstance, names: list[str]) -> list[str]:
@@ -61,7 +78,7 @@ def sync_model_partitions(instance: dg.DagsterInstance, names: list[str]) -> lis
 def model_registry(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.MaterializeResult:
     layout = mtavg.layout
     load = load_registry(layout.models_file)
-    frame = registry_frame(load)
+    frame = registry_frame(load, layout.predictions_dir)
     write_parquet(frame, layout.derived("model_registry"))
     for bad in load.invalid:
         context.log.error(f"models.yaml entry {bad['index']} ({bad['name']}): {bad['reason']}")
@@ -70,6 +87,7 @@ def model_registry(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.Ma
         metadata={
             "valid": len(load.entries),
             "invalid": len(load.invalid),
+            "retired": int((frame["status"] == "retired").sum()),
             "partitions_added": ", ".join(added) or "none",
             "registry": dg.MetadataValue.md(frame.drop(columns=["api_key_env"]).to_markdown(index=False)),
         }

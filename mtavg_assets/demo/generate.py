@@ -8,7 +8,7 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from mtavg_assets.demo.questions import clip_questions, drama_question
+from mtavg_assets.demo.questions import clip_questions, drama_questions
 from mtavg_assets.demo.render import render_clip
 from mtavg_assets.demo.script import CHARACTERS, DRIFT_COLOURS, FAILURE_KINDS, Character, ClipScript, make_script
 from mtavg_assets.settings import DataLayout
@@ -27,13 +27,14 @@ class DemoSummary:
 
 
 def plan_episode(rng: random.Random, episode: int, taxonomy: Taxonomy) -> tuple[list[ClipScript], int | None]:
-    """Scripts for one episode; half the episodes recolour a character in one clip (continuity break)."""
+    """Scripts for one episode; three in four episodes recolour a character in one clip, any of the
+    three (continuity break: that clip differs from the other two)."""
     episode_id = f"ep{episode:05d}"
     generator = GENERATORS[episode % len(GENERATORS)]
     n_chars = 3 if rng.random() < 0.25 else 2
     cast = [Character(n, c, v, i) for i, (n, c, v) in enumerate(CHARACTERS[:n_chars])]
     mood = rng.choice(("cheerful", "tense"))
-    break_index = rng.randrange(1, CLIPS_PER_EPISODE) if rng.random() < 0.5 else None
+    break_index = rng.choice([*range(CLIPS_PER_EPISODE), None])
     kinds = [k for k, _ in FAILURE_KINDS if not (break_index is not None and k == "identity_drift")]
     scripts = []
     for index in range(CLIPS_PER_EPISODE):
@@ -50,11 +51,8 @@ def plan_episode(rng: random.Random, episode: int, taxonomy: Taxonomy) -> tuple[
     return scripts, break_index
 
 
-def generate_demo(
-    layout: DataLayout, n_episodes: int = 16, seed: int = 20261125, workers: int | None = None
-) -> DemoSummary:
-    """Render every clip and write `clips/manifest.jsonl` and `qa/demo_*.jsonl` under the layout root."""
-    taxonomy = load_taxonomy(layout.taxonomy_file)
+def plan_demo(taxonomy: Taxonomy, n_episodes: int, seed: int) -> tuple[list[ClipScript], list[dict]]:
+    """Every clip script and QA instance of the demo benchmark, before anything is rendered."""
     rng = random.Random(seed)
     scripts: list[ClipScript] = []
     qa: list[dict] = []
@@ -63,7 +61,15 @@ def generate_demo(
         scripts += episode_scripts
         for script in episode_scripts:
             qa += clip_questions(script, taxonomy, rng)
-        qa.append(drama_question(episode_scripts, break_index, taxonomy))
+        qa += drama_questions(episode_scripts, break_index, taxonomy, rng)
+    return scripts, qa
+
+
+def generate_demo(
+    layout: DataLayout, n_episodes: int = 16, seed: int = 20261125, workers: int | None = None
+) -> DemoSummary:
+    """Render every clip and write `clips/manifest.jsonl` and `qa/demo_*.jsonl` under the layout root."""
+    scripts, qa = plan_demo(load_taxonomy(layout.taxonomy_file), n_episodes, seed)
 
     layout.clips_dir.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:

@@ -9,6 +9,7 @@ from mtavg_assets.demo.script import FAILURE_KINDS, ClipScript
 from mtavg_assets.taxonomy import Taxonomy
 
 NO_FAILURE = "No failure is present"
+NONE_OF_THE_CLIPS = "None of the clips"
 FAILURE_CATEGORIES = sorted({category for _, category in FAILURE_KINDS})
 
 
@@ -33,12 +34,38 @@ def _base(script: ClipScript, taxonomy: Taxonomy, category: str, suffix: str) ->
     }
 
 
+def _place(rng: random.Random, gold: str, others: list[str]) -> tuple[list[str], str]:
+    """Options with the gold one at a uniformly drawn position: the answer key favours no letter."""
+    others = list(others)
+    rng.shuffle(others)
+    position = rng.randrange(len(others) + 1)
+    return others[:position] + [gold] + others[position:], _letter(position)
+
+
 def clip_questions(script: ClipScript, taxonomy: Taxonomy, rng: random.Random) -> list[dict]:
-    """mcq + yes/no + temporal for a failure clip; a yes/no control for every clip."""
-    out: list[dict] = []
+    """Per clip: an mcq (on a clean clip "No failure is present" is right); on a failure clip also a
+    yes/no about its failure (Yes), a yes/no control about an absent failure (No) and a temporal
+    question. Yes and No are right equally often."""
     meta = {"episode_id": script.episode_id, "failure_kind": script.failure.kind if script.failure else None}
-    absent = [c for c in FAILURE_CATEGORIES if not script.failure or c != script.failure.category]
-    probe = rng.choice(absent)
+    category = script.failure.category if script.failure else None
+    distractors = rng.sample([c for c in FAILURE_CATEGORIES if c != category], 3 if category is None else 2)
+    if category is None:
+        options, answer = _place(rng, NO_FAILURE, [label(d) for d in distractors])
+        mcq = _base(script, taxonomy, distractors[0], "mcq")
+    else:
+        options, answer = _place(rng, label(category), [label(d) for d in distractors] + [NO_FAILURE])
+        mcq = _base(script, taxonomy, category, "mcq")
+    mcq.update(
+        subset="core",
+        question_type="mcq",
+        options=options,
+        answer=answer,
+        question="Which failure of cinematic expressiveness does this clip show?",
+        meta={**meta, "control": category is None},
+    )
+    if category is None:
+        return [mcq]
+    probe = rng.choice([c for c in FAILURE_CATEGORIES if c != category])
     control = _base(script, taxonomy, probe, "yn-control")
     control.update(
         subset="core",
@@ -47,23 +74,6 @@ def clip_questions(script: ClipScript, taxonomy: Taxonomy, rng: random.Random) -
         answer="B",
         question=f"Does this clip show a {label(probe)} failure?",
         meta={**meta, "control": True},
-    )
-    out.append(control)
-    if script.failure is None:
-        return out
-    category = script.failure.category
-    distractors = rng.sample([c for c in FAILURE_CATEGORIES if c != category], 2)
-    options = [label(category)] + [label(d) for d in distractors]
-    rng.shuffle(options)
-    options.append(NO_FAILURE)
-    mcq = _base(script, taxonomy, category, "mcq")
-    mcq.update(
-        subset="core",
-        question_type="mcq",
-        options=options,
-        answer=_letter(options.index(label(category))),
-        question="Which failure of cinematic expressiveness does this clip show?",
-        meta={**meta, "control": False},
     )
     yes = _base(script, taxonomy, category, "yn")
     yes.update(
@@ -82,26 +92,70 @@ def clip_questions(script: ClipScript, taxonomy: Taxonomy, rng: random.Random) -
         question=f"When does the {label(category)} failure happen? Give its start and end in seconds.",
         meta={**meta, "control": False, "description": script.failure.description},
     )
-    return out + [mcq, yes, span]
+    return [mcq, control, yes, span]
 
 
-def drama_question(episode: list[ClipScript], break_index: int | None, taxonomy: Taxonomy) -> dict:
-    """One question over the ordered clips of an episode: which clip breaks appearance continuity."""
-    options = [f"Clip {i + 1}" for i in range(len(episode))] + ["No clip breaks continuity"]
-    answer = _letter(break_index if break_index is not None else len(episode))
+def _drama(
+    episode: list[ClipScript],
+    suffix: str,
+    category: str,
+    taxonomy: Taxonomy,
+    question: str,
+    options: list[str],
+    answer: str,
+    control: bool,
+) -> dict:
     first = episode[0]
     return {
-        "instance_id": f"{first.episode_id}-drama",
+        "instance_id": f"{first.episode_id}-{suffix}",
         "clip_ids": [s.clip_id for s in episode],
         "subset": "short_drama",
         "question_type": "drama",
-        "dimension": taxonomy.dimension_of("continuity_break"),
-        "category": "continuity_break",
-        "question": "These clips form one short drama, in order. In which clip does a character's "
-        "appearance break continuity with the other clips?",
+        "dimension": taxonomy.dimension_of(category),
+        "category": category,
+        "question": question,
         "options": options,
         "answer": answer,
         "answer_span": None,
         "source_generator": first.generator,
-        "meta": {"episode_id": first.episode_id, "control": break_index is None},
+        "meta": {"episode_id": first.episode_id, "control": control},
     }
+
+
+def drama_questions(
+    episode: list[ClipScript], break_index: int | None, taxonomy: Taxonomy, rng: random.Random
+) -> list[dict]:
+    """Two questions over the ordered clips of an episode: which clip breaks appearance continuity
+    (or none; the break is equally likely in any clip or absent, so its letters are uniform), and
+    which clip shows a named failure (or none; options placed so the gold letter is uniform)."""
+    clips = [f"Clip {i + 1}" for i in range(len(episode))]
+    continuity = _drama(
+        episode,
+        "drama",
+        "continuity_break",
+        taxonomy,
+        "These clips form one short drama, in order. In which clip does a character's appearance "
+        "break continuity with the other clips?",
+        [*clips, "No clip breaks continuity"],
+        _letter(break_index if break_index is not None else len(episode)),
+        control=break_index is None,
+    )
+    present = [s.failure.category for s in episode if s.failure]
+    unique = [i for i, s in enumerate(episode) if s.failure and present.count(s.failure.category) == 1]
+    if unique and rng.random() >= 0.25:
+        where = rng.choice(unique)
+        category, gold = episode[where].failure.category, clips[where]
+    else:
+        category, gold = rng.choice([c for c in FAILURE_CATEGORIES if c not in present]), NONE_OF_THE_CLIPS
+    options, answer = _place(rng, gold, [o for o in [*clips, NONE_OF_THE_CLIPS] if o != gold])
+    locate = _drama(
+        episode,
+        "drama-where",
+        category,
+        taxonomy,
+        f"These clips form one short drama, in order. Which clip shows a {label(category)} failure?",
+        options,
+        answer,
+        control=gold == NONE_OF_THE_CLIPS,
+    )
+    return [continuity, locate]

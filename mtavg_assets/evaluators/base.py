@@ -35,6 +35,14 @@ class EvaluatorError(Exception):
         self.retry_after = retry_after
 
 
+EMPTY_RESPONSE = "empty response"
+
+
+def empty_response(detail: str) -> EvaluatorError:
+    """A reply with no text is a provider fault: retried, and an `error` if it stays empty."""
+    return EvaluatorError(f"{EMPTY_RESPONSE} ({detail})", retryable=True)
+
+
 class RateLimited(EvaluatorError):
     status = "rate_limited"
 

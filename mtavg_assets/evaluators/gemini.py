@@ -20,10 +20,9 @@ from google import genai
 from google.genai import errors, types
 
 from mtavg_assets.evaluators.api import http_error, option_letters, redact, transport_error
-from mtavg_assets.evaluators.base import EvalReply, EvalRequest, EvaluatorError
+from mtavg_assets.evaluators.base import EvalReply, EvalRequest, EvaluatorError, empty_response
 from mtavg_assets.registry import ModelEntry
 
-INLINE_MAX_BYTES = 15 * 1024 * 1024  # requests are capped at 20 MB including the prompt
 REFUSAL_REASONS = {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION"}
 
 
@@ -76,15 +75,15 @@ class GeminiEvaluator:
         options = types.HttpOptions(
             timeout=int(entry.timeout_s * 1000),
             base_url=entry.base_url,
-            api_version=entry.generation.get("api_version", "v1beta"),
+            api_version=entry.transport.api_version,
         )
         self.client = genai.Client(api_key=api_key, http_options=options)
-        self.inline_max_bytes = int(entry.generation.get("inline_max_bytes", INLINE_MAX_BYTES))
-        self.upload_timeout_s = float(entry.generation.get("upload_timeout_s", 300))
-        self.poll_s = float(entry.generation.get("upload_poll_s", 2.0))
+        self.inline_max_bytes = entry.transport.inline_max_bytes
+        self.upload_timeout_s = entry.transport.upload_timeout_s
+        self.poll_s = entry.transport.upload_poll_s
         self.uploads = UploadIndex(upload_index) if upload_index else None
         self._upload_locks: dict[str, asyncio.Lock] = {}
-        self._structured = bool(entry.generation.get("structured_output", True))
+        self._structured = entry.generation.structured_output
 
     async def _uploaded_uri(self, media: dict) -> tuple[str, str]:
         sha = media["sha256"]
@@ -120,8 +119,8 @@ class GeminiEvaluator:
         return types.Part(file_data=types.FileData(file_uri=uri, mime_type=mime), video_metadata=metadata)
 
     def _config(self, instance: dict, structured: bool) -> types.GenerateContentConfig:
-        gen = self.entry.generation
-        config = {k: gen[k] for k in ("temperature", "top_p", "seed", "max_output_tokens") if k in gen}
+        gen = self.entry.generation.model_dump(include={"temperature", "top_p", "seed", "max_output_tokens"})
+        config = {k: v for k, v in gen.items() if v is not None}
         if structured:
             config.update(response_mime_type="application/json", response_schema=answer_schema(instance))
         return types.GenerateContentConfig(**config)
@@ -129,9 +128,7 @@ class GeminiEvaluator:
     async def answer(self, request: EvalRequest) -> EvalReply:
         instance = request.instance
         temporal = instance["question_type"] == "temporal"
-        fps = float(
-            self.entry.generation.get("video_fps_temporal" if temporal else "video_fps", 2.0 if temporal else 1.0)
-        )
+        fps = self.entry.generation.video_fps_temporal if temporal else self.entry.generation.video_fps
         parts: list[types.Part] = []
         try:
             for index, media in enumerate(request.media):
@@ -171,10 +168,12 @@ class GeminiEvaluator:
         finish = str(candidates[0].finish_reason.value if candidates and candidates[0].finish_reason else "")
         refused = bool(feedback and feedback.block_reason) or finish in REFUSAL_REASONS
         if not candidates and not refused:
-            raise EvaluatorError("response had no candidates", retryable=True)
+            raise empty_response("no candidates")
         text = None
         if candidates and candidates[0].content and candidates[0].content.parts:
             text = "".join(p.text or "" for p in candidates[0].content.parts) or None
+        if not refused and not (text or "").strip():
+            raise empty_response(f"no text, finish_reason={finish or 'none'}")
         usage = response.usage_metadata
         resolution = request.media[0].get("resolution") if request.media else None
         return EvalReply(
@@ -205,6 +204,6 @@ class GeminiEvaluator:
 
     async def aclose(self) -> None:
         """End of a run: delete the uploads if the entry asks for it (else keep them for reuse)."""
-        if self.entry.generation.get("delete_uploads"):
+        if self.entry.transport.delete_uploads:
             await self.delete_uploads()
         await self.client.aio.aclose()

@@ -1,7 +1,7 @@
 """Offline baselines. They never see media; reports label them as baselines.
 
-- random: uniform over options, uniform span inside the clip; seeded per (seed, instance) so the
-  answer to an instance does not depend on run order.
+- random: uniform over options, uniform span inside the clip; seeded per (seed, instance, option
+  rotation) so an answer does not depend on run order and each rotation is an independent draw.
 - prior: majority gold letter per question type and mean gold span (the answer-key prior), the
   score a model gets by exploiting answer imbalance alone.
 """
@@ -19,8 +19,9 @@ from mtavg_assets.evaluators.base import EvalReply, EvalRequest
 from mtavg_assets.registry import ModelEntry
 
 
-def _rng(seed: int, instance_id: str) -> random.Random:
-    digest = hashlib.sha256(f"{seed}:{instance_id}".encode()).digest()
+def _rng(seed: int, instance_id: str, rotation: int = 0) -> random.Random:
+    cell = instance_id if not rotation else f"{instance_id}#rotation{rotation}"
+    digest = hashlib.sha256(f"{seed}:{cell}".encode()).digest()
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
@@ -30,7 +31,7 @@ class RandomEvaluator:
 
     async def answer(self, request: EvalRequest) -> EvalReply:
         inst = request.instance
-        rng = _rng(self.entry.seed, inst["instance_id"])
+        rng = _rng(self.entry.seed, inst["instance_id"], int(inst.get("rotation") or 0))
         if inst["question_type"] == "temporal":
             duration = float(inst["clip_duration_s"])
             a, b = sorted((rng.uniform(0, duration), rng.uniform(0, duration)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import openai
 
 from mtavg_assets.evaluators.api import b64, data_url, http_error, transport_error
-from mtavg_assets.evaluators.base import EvalReply, EvalRequest, EvaluatorError
+from mtavg_assets.evaluators.base import EvalReply, EvalRequest, EvaluatorError, empty_response
 from mtavg_assets.registry import ModelEntry
 
 
@@ -25,7 +25,7 @@ class OpenAIChatEvaluator:
     def _content(self, request: EvalRequest) -> tuple[list[dict], dict]:
         content: list[dict] = []
         frames, audio, fps, resolution = 0, False, None, None
-        detail = self.entry.generation.get("image_detail", "low")
+        detail = self.entry.generation.image_detail
         for index, media in enumerate(request.media):
             if len(request.media) > 1:
                 content.append({"type": "text", "text": f"Clip {index + 1}:"})
@@ -55,9 +55,14 @@ class OpenAIChatEvaluator:
 
     async def answer(self, request: EvalRequest) -> EvalReply:
         content, received = self._content(request)
-        params = {k: v for k, v in self.entry.generation.items() if k in ("temperature", "top_p", "seed")}
-        if "max_output_tokens" in self.entry.generation:
-            params["max_tokens"] = self.entry.generation["max_output_tokens"]
+        gen = self.entry.generation
+        params = {
+            k: v
+            for k, v in (("temperature", gen.temperature), ("top_p", gen.top_p), ("seed", gen.seed))
+            if v is not None
+        }
+        if gen.max_output_tokens is not None:
+            params["max_tokens"] = gen.max_output_tokens
         try:
             response = await self.client.chat.completions.create(
                 model=self.entry.model, messages=[{"role": "user", "content": content}], **params
@@ -69,13 +74,16 @@ class OpenAIChatEvaluator:
         except (openai.APIError, ValueError) as exc:  # malformed bodies (JSON errors) and protocol failures
             raise EvaluatorError(f"malformed response: {type(exc).__name__}: {exc}"[:1000], retryable=True) from None
         if not response.choices:
-            raise EvaluatorError("response had no choices", retryable=True)
+            raise empty_response("no choices")
         choice = response.choices[0]
         message = choice.message
         refused = choice.finish_reason == "content_filter" or bool(getattr(message, "refusal", None))
+        text = message.content if message.content is not None else getattr(message, "refusal", None)
+        if not refused and not (text or "").strip():
+            raise empty_response(f"no text, finish_reason={choice.finish_reason}")
         usage = response.usage
         return EvalReply(
-            raw_response=message.content if message.content is not None else getattr(message, "refusal", None),
+            raw_response=text,
             input_tokens=usage.prompt_tokens if usage else None,
             output_tokens=usage.completion_tokens if usage else None,
             refused=refused,

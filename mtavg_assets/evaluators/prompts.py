@@ -1,8 +1,9 @@
-"""Versioned prompt templates per question type. The version is part of every cache key:
-change a template, bump its version, and only the cells of that version are re-asked."""
+"""Versioned prompt templates per question type. The hash of the template text (not only the
+version name) is part of every cache key: editing a template re-asks exactly the cells it shapes."""
 
 from __future__ import annotations
 
+import hashlib
 import string
 
 PROMPTS: dict[str, dict[str, str]] = {
@@ -33,6 +34,13 @@ PROMPTS: dict[str, dict[str, str]] = {
 
 class UnknownPromptVersion(KeyError):
     pass
+
+
+def template_hash(version: str, question_type: str) -> str:
+    """sha256 of the template text a cell of this question type is asked with."""
+    if version not in PROMPTS:
+        raise UnknownPromptVersion(f"unknown prompt_version {version!r}; known: {sorted(PROMPTS)}")
+    return hashlib.sha256(PROMPTS[version][question_type].encode()).hexdigest()
 
 
 def format_options(options: list[str] | None) -> str:

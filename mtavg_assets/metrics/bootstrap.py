@@ -1,96 +1,252 @@
-"""Clustered bootstrap for accuracy and paired differences, computed with matrix products.
+"""Clustered bootstrap for every headline number and for paired differences, with matrix products.
 
-Resampling unit: the clip (questions about one clip are not independent), drawn with replacement
-from all clips with a fixed seed. One resample matrix W (clips x resamples) serves every model and
-every grouping, so model comparisons are paired. For a group, accuracy in resample r is
-(K @ W)[g, r] / (N @ W)[g, r], where K and N hold per-clip correct and question counts.
+Resampling unit: a connected component of the instance-clip graph. Instances are linked through
+the clips they ask about and through their episode (`meta.episode_id`): questions about one clip,
+or about the clips of one short drama, are not independent, so they move together. Components are
+drawn with replacement with a fixed seed. One resample matrix W (components x resamples) serves
+every model, metric and grouping, so model comparisons are paired. A ratio metric of a group in
+resample r is (K @ W)[g, r] / (N @ W)[g, r], where K and N hold per-component numerator and
+denominator sums.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import warnings
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.stats import norm
+from scipy.stats import t as student_t
 
 GROUPINGS = ("overall", "dimension", "category", "subset", "question_type", "source_generator")
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 20261125
-CI_COLUMNS = ["model", "group_by", "group_value", "ci_low", "ci_high", "n_resamples", "seed"]
-PAIR_COLUMNS = ["model_a", "model_b", "diff_ci_low", "diff_ci_high"]
+LEVEL = 0.95
+CI_COLUMNS = ["model", "group_by", "group_value", "ci_low", "ci_high", "ci_digits", "n_resamples", "seed"]
+HEADLINE_COLUMNS = ["model", "metric", "ci_low", "ci_high", "ci_digits", "n_resamples"]
+PAIR_COLUMNS = ["model_a", "model_b", "diff_ci_low", "diff_ci_high", "bootstrap_p"]
+CLUSTER_COLUMNS = ["instance_id", "cluster_id", "cluster_size"]
+
+
+def _episode(meta) -> str | None:
+    if isinstance(meta, str):
+        try:
+            meta = json.loads(meta)
+        except json.JSONDecodeError:
+            return None
+    value = meta.get("episode_id") if isinstance(meta, dict) else None
+    return str(value) if value is not None else None
+
+
+def instance_clusters(instances: pd.DataFrame) -> pd.DataFrame:
+    """Connected components of the graph linking each instance to its clips and its episode."""
+    if instances.empty:
+        return pd.DataFrame(columns=CLUSTER_COLUMNS)
+    nodes: dict[str, int] = {}
+    rows, cols = [], []
+    for pos, (clip_ids, meta) in enumerate(zip(instances["clip_ids"], instances["meta"], strict=True)):
+        linked = [f"clip:{c}" for c in list(clip_ids)]
+        episode = _episode(meta)
+        if episode is not None:
+            linked.append(f"episode:{episode}")
+        for name in linked:
+            rows.append(pos)
+            cols.append(len(instances) + nodes.setdefault(name, len(nodes)))
+    size = len(instances) + len(nodes)
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(size, size))
+    _, labels = connected_components(graph, directed=False)
+    codes, _ = pd.factorize(labels[: len(instances)])
+    frame = pd.DataFrame({"instance_id": instances["instance_id"].to_numpy(), "cluster_id": codes})
+    frame["cluster_size"] = frame.groupby("cluster_id")["instance_id"].transform("size")
+    return frame
 
 
 def resample_weights(n_clusters: int, n_resamples: int, seed: int) -> np.ndarray:
     """W[c, r]: how often cluster c is drawn in resample r (each resample draws n_clusters)."""
     rng = np.random.default_rng(seed)
-    return rng.multinomial(n_clusters, np.full(n_clusters, 1.0 / n_clusters), size=n_resamples).T.astype(np.float32)
+    return rng.multinomial(n_clusters, np.full(n_clusters, 1.0 / n_clusters), size=n_resamples).T.astype(np.float64)
 
 
-def _interval(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def ci_digits(samples: np.ndarray, n_resamples: int, q: float) -> np.ndarray:
+    """Decimals an interval endpoint supports: the Monte Carlo standard error of a bootstrap
+    percentile q is sqrt(q(1-q)/B) / phi(z_q) times the bootstrap standard deviation."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sd = np.nanstd(samples, axis=1)
+    mc_se = math.sqrt(q * (1 - q) / n_resamples) / norm.pdf(norm.ppf(q)) * sd
+    with np.errstate(divide="ignore", invalid="ignore"):
+        digits = np.floor(-np.log10(2 * mc_se))
+    return np.clip(np.nan_to_num(digits, nan=4, posinf=4), 1, 4).astype(int)
+
+
+def tail_probability(n_clusters: int, level: float = LEVEL) -> float:
+    """Lower tail of the expanded percentile interval (Hesterberg, "What Teachers Should Know About
+    the Bootstrap", 2015): Phi(sqrt(n/(n-1)) * t_{q, n-1}) instead of q, which corrects the
+    narrowness of the plain percentile interval when there are few independent clusters."""
+    q = (1 - level) / 2
+    if n_clusters < 2:
+        return q
+    return float(norm.cdf(math.sqrt(n_clusters / (n_clusters - 1)) * student_t.ppf(q, n_clusters - 1)))
+
+
+def intervals(samples: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(low, high, supported decimals) per row of samples[row, resample]; W is clusters x resamples."""
+    q = tail_probability(weights.shape[0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: a group no resample contains
-        return np.nanpercentile(samples, 2.5, axis=1), np.nanpercentile(samples, 97.5, axis=1)
+        low, high = np.nanpercentile(samples, 100 * q, axis=1), np.nanpercentile(samples, 100 * (1 - q), axis=1)
+    return low, high, ci_digits(samples, weights.shape[1], q)
 
 
-def accuracy_intervals(scores: pd.DataFrame, weights: np.ndarray, clip_index: pd.Index, seed: int) -> pd.DataFrame:
-    """95% percentile intervals of accuracy for every (model, grouping, value)."""
+def ratio_samples(keys: pd.Series | pd.MultiIndex, cluster: np.ndarray, num, den, weights: np.ndarray):
+    """(unique keys, samples[key, resample]) of sum(num)/sum(den) per key under each resample."""
+    codes, uniques = pd.factorize(keys)
+    k = np.zeros((len(uniques), weights.shape[0]))
+    n = np.zeros_like(k)
+    np.add.at(k, (codes, cluster), np.asarray(num, dtype=np.float64))
+    np.add.at(n, (codes, cluster), np.asarray(den, dtype=np.float64))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return uniques, (k @ weights) / (n @ weights)
+
+
+def accuracy_intervals(scores: pd.DataFrame, weights: np.ndarray, seed: int) -> pd.DataFrame:
+    """Intervals of accuracy for every (model, grouping, value); `scores` carries `cluster`."""
     out = []
-    clip_pos = clip_index.get_indexer(scores["clip_id"])
     for group_by in GROUPINGS:
         values = scores[group_by] if group_by != "overall" else pd.Series("all", index=scores.index)
         keys = pd.MultiIndex.from_arrays([scores["model"], values])
-        codes, uniques = pd.factorize(keys)
-        k = np.zeros((len(uniques), len(clip_index)), dtype=np.float32)
-        n = np.zeros_like(k)
-        np.add.at(k, (codes, clip_pos), scores["correct"].to_numpy(dtype=np.float32))
-        np.add.at(n, (codes, clip_pos), 1.0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            samples = (k @ weights) / (n @ weights)
-        low, high = _interval(samples)
-        for (model, value), lo, hi in zip(uniques, low, high, strict=True):
-            out.append((model, group_by, value, float(lo), float(hi), weights.shape[1], seed))
+        uniques, samples = ratio_samples(keys, scores["cluster"].to_numpy(), scores["correct"], 1.0, weights)
+        low, high, digits = intervals(samples, weights)
+        for (model, value), lo, hi, d in zip(uniques, low, high, digits, strict=True):
+            out.append((model, group_by, value, float(lo), float(hi), int(d), weights.shape[1], seed))
     return pd.DataFrame(out, columns=CI_COLUMNS)
 
 
-def pairwise_intervals(scores: pd.DataFrame, weights: np.ndarray, clip_index: pd.Index) -> pd.DataFrame:
-    """95% interval of accuracy(a) - accuracy(b) on the instances both models have a cell for."""
-    models = sorted(scores["model"].unique())
-    instances = pd.Index(sorted(scores["instance_id"].unique()))
-    clip_of = scores.drop_duplicates("instance_id").set_index("instance_id")["clip_id"].reindex(instances)
-    clip_pos = clip_index.get_indexer(clip_of)
-    correct = np.zeros((len(models), len(instances)), dtype=np.float32)
-    present = np.zeros_like(correct)
-    m_pos = pd.Index(models).get_indexer(scores["model"])
-    i_pos = instances.get_indexer(scores["instance_id"])
-    correct[m_pos, i_pos] = scores["correct"].to_numpy(dtype=np.float32)
-    present[m_pos, i_pos] = (scores["status"] != "missing").to_numpy(dtype=np.float32)
-    order = np.argsort(clip_pos, kind="stable")
-    sorted_clips = clip_pos[order]
-    starts = np.flatnonzero(np.r_[True, sorted_clips[1:] != sorted_clips[:-1]])
-    clips_present = sorted_clips[starts]
-    w = weights[clips_present]
+def _headline_rows(metric: str, uniques, samples: np.ndarray, weights: np.ndarray) -> list[tuple]:
+    low, high, digits = intervals(samples, weights)
+    return [
+        (model, metric, float(lo), float(hi), int(d), weights.shape[1])
+        for model, lo, hi, d in zip(uniques, low, high, digits, strict=True)
+    ]
+
+
+def headline_intervals(
+    choice: pd.DataFrame,
+    temporal: pd.DataFrame,
+    episodes: pd.DataFrame,
+    circular: pd.DataFrame,
+    weights: np.ndarray,
+) -> pd.DataFrame:
+    """Intervals of accuracy, macro accuracy, temporal mIoU and R@1@0.5, drama accuracy, episode
+    consistency and circular accuracy, all from the same resamples. Every frame carries `cluster`."""
+    rows: list[tuple] = []
+
+    def ratio(metric: str, frame: pd.DataFrame, num) -> None:
+        if len(frame):
+            uniques, samples = ratio_samples(frame["model"], frame["cluster"].to_numpy(), num, 1.0, weights)
+            rows.extend(_headline_rows(metric, uniques, samples, weights))
+
+    ratio("accuracy", choice, choice["correct"])
+    if len(choice):
+        keys = pd.MultiIndex.from_arrays([choice["model"], choice["category"]])
+        uniques, samples = ratio_samples(keys, choice["cluster"].to_numpy(), choice["correct"], 1.0, weights)
+        models = pd.Index([m for m, _ in uniques])
+        codes, model_names = pd.factorize(models)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a category absent from one resample
+            macro = np.vstack([np.nanmean(samples[codes == i], axis=0) for i in range(len(model_names))])
+        rows.extend(_headline_rows("macro_accuracy", model_names, macro, weights))
+    ratio("temporal_miou", temporal, temporal["iou"])
+    ratio("temporal_r1_at_0_5", temporal, temporal["iou"] >= 0.5)
+    drama = choice[choice["subset"] == "short_drama"]
+    ratio("drama_accuracy", drama, drama["correct"])
+    ratio("episode_consistency", episodes, episodes["all_correct"])
+    ratio("circular_accuracy", circular, circular["circular_correct"])
+    return pd.DataFrame(rows, columns=HEADLINE_COLUMNS)
+
+
+def pairwise_intervals(choice: pd.DataFrame, weights: np.ndarray, n_clusters: int) -> pd.DataFrame:
+    """Interval of accuracy(a) - accuracy(b) over all choice instances (non-answers count as wrong,
+    as in the ranking), and the two-sided bootstrap p-value: the smallest 1 - level at which the
+    percentile interval of that level still excludes 0."""
+    models = sorted(choice["model"].unique())
+    instances = pd.Index(sorted(choice["instance_id"].unique()))
+    cluster_of = choice.drop_duplicates("instance_id").set_index("instance_id")["cluster"].reindex(instances)
+    correct = np.zeros((len(models), len(instances)))
+    correct[pd.Index(models).get_indexer(choice["model"]), instances.get_indexer(choice["instance_id"])] = choice[
+        "correct"
+    ].to_numpy(dtype=np.float64)
+    per_cluster = np.zeros((len(models), n_clusters))
+    np.add.at(per_cluster, (slice(None), cluster_of.to_numpy()), correct)
+    counts = np.bincount(cluster_of.to_numpy(), minlength=n_clusters).astype(np.float64)
+    totals = counts @ weights
+    acc = (per_cluster @ weights) / totals  # models x resamples
     out = []
     for a in range(len(models) - 1):
-        shared = present[a] * present[a + 1 :]
-        diff = shared * (correct[a] - correct[a + 1 :])
-        d_clip = np.add.reduceat(diff[:, order], starts, axis=1)
-        s_clip = np.add.reduceat(shared[:, order], starts, axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            samples = (d_clip @ w) / (s_clip @ w)
-        low, high = _interval(samples)
-        for offset, (lo, hi) in enumerate(zip(low, high, strict=True)):
-            out.append((models[a], models[a + 1 + offset], float(lo), float(hi)))
+        samples = acc[a] - acc[a + 1 :]
+        low, high, _ = intervals(samples, weights)
+        below = (samples <= 0).mean(axis=1)
+        above = (samples >= 0).mean(axis=1)
+        p = np.minimum(1.0, 2 * np.minimum(below, above))
+        for offset, (lo, hi, pv) in enumerate(zip(low, high, p, strict=True)):
+            out.append((models[a], models[a + 1 + offset], float(lo), float(hi), float(pv)))
     return pd.DataFrame(out, columns=PAIR_COLUMNS)
 
 
 def bootstrap_tables(
-    scores: pd.DataFrame, n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(bootstrap_ci, pairwise_bootstrap) from the choice rows of the scores table."""
-    choice = scores[scores["question_type"] != "temporal"].reset_index(drop=True)
-    if choice.empty:
-        return pd.DataFrame(columns=CI_COLUMNS), pd.DataFrame(columns=PAIR_COLUMNS)
-    clip_index = pd.Index(sorted(choice["clip_id"].unique()))
-    weights = resample_weights(len(clip_index), n_resamples, seed)
-    choice = choice.assign(correct=choice["correct"].astype(bool))
-    return accuracy_intervals(choice, weights, clip_index, seed), pairwise_intervals(choice, weights, clip_index)
+    scores: pd.DataFrame,
+    clusters: pd.DataFrame,
+    episodes: pd.DataFrame | None = None,
+    circular: pd.DataFrame | None = None,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> dict[str, pd.DataFrame]:
+    """bootstrap_ci, headline_ci and pairwise_bootstrap from the scores table (choice and temporal
+    rows), the instance clusters, drama episodes and circular items."""
+    empty = {
+        "bootstrap_ci": pd.DataFrame(columns=CI_COLUMNS),
+        "headline_ci": pd.DataFrame(columns=HEADLINE_COLUMNS),
+        "pairwise_bootstrap": pd.DataFrame(columns=PAIR_COLUMNS),
+    }
+    if scores.empty or clusters.empty:
+        return empty
+    cluster_of = clusters.set_index("instance_id")["cluster_id"]
+    n_clusters = int(clusters["cluster_id"].max()) + 1
+    weights = resample_weights(n_clusters, n_resamples, seed)
+    scores = scores.assign(cluster=cluster_of.reindex(scores["instance_id"]).to_numpy())
+    scores = scores[scores["cluster"].notna()].astype({"cluster": "int64"})
+    choice = scores[scores["question_type"] != "temporal"].assign(
+        correct=lambda f: f["correct"].fillna(False).astype(bool)
+    )
+    temporal = scores[scores["question_type"] == "temporal"].assign(iou=lambda f: f["iou"].fillna(0.0))
+    episodes = _with_cluster_of_episode(episodes, choice)
+    circular = _with_cluster(circular, cluster_of)
+    return {
+        "bootstrap_ci": accuracy_intervals(choice, weights, seed) if len(choice) else empty["bootstrap_ci"],
+        "headline_ci": headline_intervals(choice, temporal, episodes, circular, weights),
+        "pairwise_bootstrap": pairwise_intervals(choice, weights, n_clusters)
+        if len(choice)
+        else empty["pairwise_bootstrap"],
+    }
+
+
+def _with_cluster(frame: pd.DataFrame | None, cluster_of: pd.Series) -> pd.DataFrame:
+    if frame is None or frame.empty:
+        return pd.DataFrame(columns=["model", "cluster", "circular_correct"])
+    frame = frame.assign(cluster=cluster_of.reindex(frame["instance_id"]).to_numpy())
+    return frame[frame["cluster"].notna()].astype({"cluster": "int64"})
+
+
+def _with_cluster_of_episode(episodes: pd.DataFrame | None, choice: pd.DataFrame) -> pd.DataFrame:
+    """An episode's questions all lie in one component (they share the episode node)."""
+    if episodes is None or episodes.empty:
+        return pd.DataFrame(columns=["model", "cluster", "all_correct"])
+    drama = choice[choice["subset"] == "short_drama"]
+    key = drama["episode_id"].fillna(drama["instance_id"])
+    cluster_of = pd.Series(drama["cluster"].to_numpy(), index=key.to_numpy()).groupby(level=0).first()
+    frame = episodes.assign(cluster=cluster_of.reindex(episodes["episode_id"]).to_numpy())
+    return frame[frame["cluster"].notna()].astype({"cluster": "int64"})

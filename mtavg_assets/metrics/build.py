@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from mtavg_assets.metrics.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_tables
+from mtavg_assets.metrics.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_tables, instance_clusters
 from mtavg_assets.settings import SQL_DIR, DataLayout
 
 
@@ -24,26 +24,44 @@ def sql_files(sql_dir: Path = SQL_DIR) -> list[Path]:
     return sorted(p for p in sql_dir.glob("*.sql") if p.name[:2].isdigit())
 
 
+def glob_escape(path: str) -> str:
+    """DuckDB expands glob characters in every path it reads: make them literal."""
+    return "".join(f"[{c}]" if c in "[*?" else c for c in path)
+
+
+def prediction_files(layout: DataLayout) -> list[Path]:
+    """Every model folder's Parquet file, listed without glob patterns (a data directory may be
+    named with `[` or `?`)."""
+    folder = layout.predictions_dir
+    if not folder.is_dir():
+        return []
+    return sorted(p / "predictions.parquet" for p in folder.iterdir() if (p / "predictions.parquet").is_file())
+
+
 def write_bootstrap_tables(con: duckdb.DuckDBPyConnection, n_resamples: int, seed: int) -> None:
-    """Compute the clustered bootstrap from `scores` and store bootstrap_ci and pairwise_bootstrap."""
+    """Compute the clustered bootstrap and store instance_clusters, bootstrap_ci, headline_ci and
+    pairwise_bootstrap."""
+    clusters = instance_clusters(con.execute("SELECT instance_id, clip_ids, meta FROM qa_instances").df())
     scores = con.execute(
-        "SELECT model, instance_id, clip_id, question_type, dimension, category, subset, source_generator, "
-        "status, correct FROM scores WHERE question_type <> 'temporal'"
+        "SELECT model, instance_id, episode_id, question_type, dimension, category, subset, source_generator, "
+        "status, correct, iou FROM scores"
     ).df()
-    ci, pairs = bootstrap_tables(scores, n_resamples=n_resamples, seed=seed)
-    con.register("ci_frame", ci)
-    con.register("pairs_frame", pairs)
-    con.execute("CREATE OR REPLACE TABLE bootstrap_ci AS SELECT * FROM ci_frame")
-    con.execute("CREATE OR REPLACE TABLE pairwise_bootstrap AS SELECT * FROM pairs_frame")
-    con.unregister("ci_frame")
-    con.unregister("pairs_frame")
+    episodes = con.execute("SELECT model, episode_id, all_correct FROM drama_episodes").df()
+    circular = con.execute("SELECT model, instance_id, circular_correct FROM circular_items").df()
+    tables = {"instance_clusters": clusters} | bootstrap_tables(
+        scores, clusters, episodes, circular, n_resamples=n_resamples, seed=seed
+    )
+    for name, frame in tables.items():
+        con.register("frame", frame)
+        con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM frame')
+        con.unregister("frame")
 
 
 def build_metric_tables(
     layout: DataLayout, sql_dir: Path = SQL_DIR, n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED
 ) -> dict[str, int]:
     """Run every SQL file against a fresh database; return the row count of each table and view."""
-    if not any(layout.predictions_dir.glob("*/predictions.parquet")):
+    if not prediction_files(layout):
         raise NoPredictionsYet("no predictions yet: materialize at least one predictions partition first")
     target = layout.duckdb_file
     tmp = target.with_name(target.name + ".building")
@@ -51,14 +69,17 @@ def build_metric_tables(
         leftover.unlink(missing_ok=True)
     con = duckdb.connect(str(tmp))
     try:
-        con.execute(f"SET VARIABLE mtavg_data_dir = '{str(layout.root).replace(chr(39), chr(39) * 2)}'")
-        files = sql_files(sql_dir)
-        for path in [f for f in files if f.name < STATISTICS_STAGE]:
+        con.execute("SET VARIABLE mtavg_data_dir = ?", [glob_escape(str(layout.root))])
+        files = [glob_escape(str(p)) for p in prediction_files(layout)]
+        con.execute("SET VARIABLE mtavg_prediction_files = ?::VARCHAR[]", [files])
+        scripts = sql_files(sql_dir)
+        for path in [f for f in scripts if f.name < STATISTICS_STAGE]:
             con.execute(path.read_text())
         write_bootstrap_tables(con, n_resamples, seed)
-        for path in [f for f in files if f.name >= STATISTICS_STAGE]:
+        for path in [f for f in scripts if f.name >= STATISTICS_STAGE]:
             con.execute(path.read_text())
         con.execute("RESET VARIABLE mtavg_data_dir")
+        con.execute("RESET VARIABLE mtavg_prediction_files")
         names = [
             r[0]
             for r in con.execute(

@@ -19,7 +19,7 @@ def estimated_input_tokens(entry: ModelEntry, instance: dict) -> float:
     if entry.offline:
         return 0.0
     if entry.provider == "gemini" or entry.media == "video":
-        fps = float(entry.generation.get("video_fps", 1.0))
+        fps = entry.generation.video_fps
         return PROMPT_TOKENS + seconds * (GEMINI_TOKENS_PER_FRAME * fps + GEMINI_AUDIO_TOKENS_PER_S)
     frames = entry.frames * int(instance.get("n_clips") or 1)
     audio = seconds * OPENAI_AUDIO_TOKENS_PER_S if entry.media == "frames_audio" else 0.0
@@ -30,11 +30,8 @@ def estimate_cost_usd(entry: ModelEntry, cells: pd.DataFrame) -> float | None:
     """Estimated spend for the cells about to be asked; None when the entry has no prices."""
     if entry.offline:
         return 0.0
-    price = entry.price or {}
-    if "input_per_mtok" not in price and "output_per_mtok" not in price:
+    if entry.price is None:
         return None
     tokens_in = sum(estimated_input_tokens(entry, inst) for inst in cells.to_dict("records"))
     tokens_out = OUTPUT_TOKENS * len(cells)
-    return (
-        tokens_in * float(price.get("input_per_mtok", 0)) + tokens_out * float(price.get("output_per_mtok", 0))
-    ) / 1e6
+    return (tokens_in * entry.price.input_per_mtok + tokens_out * entry.price.output_per_mtok) / 1e6

@@ -67,7 +67,10 @@ def select_cells(
     if mode not in CELL_MODES:
         raise ValueError(f"mode must be one of {CELL_MODES}")
     cells = expand_rotations(instances, entry.circular)
-    keys = [cache_key(entry, h, r) for h, r in zip(cells["content_hash"], cells["rotation"], strict=True)]
+    keys = [
+        cache_key(entry, h, q, r)
+        for h, q, r in zip(cells["content_hash"], cells["question_type"], cells["rotation"], strict=True)
+    ]
     rotation = existing["rotation"] if "rotation" in existing else pd.Series(0, index=existing.index)
     current = {
         (iid, int(rot)): (key, status)
@@ -113,12 +116,13 @@ def plain_record(record: dict) -> dict:
 
 
 def _cost(entry, reply: EvalReply) -> float | None:
-    price = entry.price or {}
-    if reply.input_tokens is None and reply.output_tokens is None:
-        return 0.0 if entry.offline else None
+    if entry.offline:
+        return 0.0
+    if entry.price is None or (reply.input_tokens is None and reply.output_tokens is None):
+        return None
     return (
-        (reply.input_tokens or 0) * float(price.get("input_per_mtok", 0.0))
-        + (reply.output_tokens or 0) * float(price.get("output_per_mtok", 0.0))
+        (reply.input_tokens or 0) * entry.price.input_per_mtok
+        + (reply.output_tokens or 0) * entry.price.output_per_mtok
     ) / 1e6
 
 
