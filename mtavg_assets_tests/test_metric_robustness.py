@@ -178,3 +178,39 @@ def test_position_bias_rstd(con):
     assert got.loc[("good", "mcq"), "rstd"] == 0.0
     # 'circ' answered nothing of type drama: no recall to compare
     assert pd.isna(got.loc[("circ", "drama"), "rstd"])
+
+
+def test_audit_names_duplicates_and_misplaced_rows(tmp_path):
+    from mtavg_assets.predictions.audit import DUPLICATE, MISPLACED, audit_predictions
+
+    layout = DataLayout(tmp_path)
+    _write(layout, "good", _perfect("good"))
+    shutil.copytree(layout.predictions_file("good").parent, layout.predictions_dir / "good-backup")
+    _write(layout, "dup", _perfect("dup") + [_row("dup", "q1", answer="B")])
+    problems = audit_predictions(layout)
+    assert set(problems.loc[problems["problem"] == DUPLICATE, "instance_id"]) == {"q1"}
+    misplaced = problems[problems["problem"] == MISPLACED]
+    assert len(misplaced) == len(GOLD) and set(misplaced["folder"]) == {"good-backup"}
+
+
+def test_predictions_check_names_misplaced_and_duplicate_rows(pipeline):
+    import dagster as dg
+
+    from mtavg_assets.assets.predictions import predictions_one_row_per_cell
+    from mtavg_assets.resources import MtavgData
+
+    assert pipeline.run("prepare_benchmark").success
+    result = pipeline.run("evaluate_model", partition_key="random")
+    assert result.get_asset_check_evaluations()[0].passed
+    shutil.copytree(pipeline.layout.predictions_file("random").parent, pipeline.layout.predictions_dir / "random-old")
+    result = pipeline.run("evaluate_model", partition_key="random")
+    check = result.get_asset_check_evaluations()[0]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["misplaced_keys"].value == len(pd.read_parquet(pipeline.layout.predictions_file("random")))
+    # A file with duplicate keys (written by hand: the store itself never keeps two) is an ERROR.
+    path = pipeline.layout.predictions_file("random")
+    rows = pd.read_parquet(path)
+    pq.write_table(pa.Table.from_pandas(pd.concat([rows, rows.head(3)]), schema=SCHEMA, preserve_index=False), path)
+    direct = predictions_one_row_per_cell(mtavg=MtavgData(data_dir=str(pipeline.layout.root)))
+    assert not direct.passed and direct.severity == dg.AssetCheckSeverity.ERROR
+    assert direct.metadata["duplicate_keys"].value == 3

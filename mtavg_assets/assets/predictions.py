@@ -12,6 +12,7 @@ from mtavg_assets.assets.clips import clip_media
 from mtavg_assets.assets.models import model_registry, models_partitions
 from mtavg_assets.evaluators.factory import build_evaluator
 from mtavg_assets.parquet_io import read_parquet
+from mtavg_assets.predictions.audit import DUPLICATE, audit_predictions
 from mtavg_assets.predictions.costs import estimate_cost_usd
 from mtavg_assets.predictions.runner import CELL_MODES, Progress, evaluate_cells, select_cells
 from mtavg_assets.predictions.store import PredictionStore
@@ -142,4 +143,26 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mt
             "dagster/row_count": len(rows),
             "path": dg.MetadataValue.path(str(store.parquet_path)),
         }
+    )
+
+
+@dg.asset_check(
+    asset=predictions,
+    blocking=True,
+    description="(model, instance_id, rotation) is a key of every prediction file and every row sits in its "
+    "model's folder. Duplicates fail the check (ERROR); rows in another model's folder, such as a backup copy, "
+    "warn. The metric build scores neither: it keeps one copy per key, from the model's own folder.",
+)
+def predictions_one_row_per_cell(mtavg: MtavgData) -> dg.AssetCheckResult:
+    problems = audit_predictions(mtavg.layout)
+    duplicates = problems[problems["problem"] == DUPLICATE]
+    shown = problems.head(50)
+    return dg.AssetCheckResult(
+        passed=problems.empty,
+        severity=dg.AssetCheckSeverity.ERROR if len(duplicates) else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "duplicate_keys": len(duplicates),
+            "misplaced_keys": len(problems) - len(duplicates),
+            "problems": dg.MetadataValue.md(shown.to_markdown(index=False) if len(shown) else "none"),
+        },
     )
