@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import time
 
 import dagster as dg
 
-from mtavg_assets.settings import DataLayout, configured_data_dir
+from mtavg_assets.settings import DEFAULT_DATA_DIR, DataLayout, configured_data_dir
 
 SUMMARY_COLUMNS = [
     "rank",
@@ -22,6 +23,8 @@ SUMMARY_COLUMNS = [
     "temporal_miou",
     "temporal_r1_at_0_5",
     "drama_accuracy",
+    "episode_consistency",
+    "position_rstd",
     "unparseable_rate",
     "error_rate",
 ]
@@ -32,9 +35,18 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
 
 
+def ensure_registry(layout: DataLayout) -> None:
+    """A data directory without models.yaml gets the default registry (the offline baselines)."""
+    if not layout.models_file.exists():
+        layout.root.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(DEFAULT_DATA_DIR / "models.yaml", layout.models_file)
+        print(f"wrote the default models registry (offline baselines) to {layout.models_file}")
+
+
 def ensure_demo_data(layout: DataLayout, episodes: int, regenerate: bool) -> None:
     from mtavg_assets.demo.generate import generate_demo
 
+    ensure_registry(layout)
     if layout.clip_manifest.exists() and not regenerate:
         print(f"demo benchmark present in {layout.root} (use --regenerate to rebuild it)")
         return
@@ -64,6 +76,8 @@ def run_pipeline(layout: DataLayout, instance: dg.DagsterInstance) -> int:
     for bad in load.invalid:
         print(f"models.yaml entry {bad['index']} ({bad['name']}) ignored: {bad['reason']}", file=sys.stderr)
     failures = 0
+    if not load.entries:
+        print(f"nothing to evaluate: {layout.models_file} has no valid model entry")
     evaluate = defs.resolve_job_def("evaluate_model")
     for entry in load.entries:
         if entry.missing_key:
@@ -81,6 +95,11 @@ def run_pipeline(layout: DataLayout, instance: dg.DagsterInstance) -> int:
             f"{entry.name}: asked {meta['asked_now']} cells ({meta['already_answered']} already answered), "
             f"{meta['calls']} calls, statuses {meta['statuses_total']}"
         )
+    from mtavg_assets.metrics.build import prediction_files
+
+    if not prediction_files(layout):
+        print("no predictions yet: no metric tables to build")
+        return failures
     metrics = defs.resolve_job_def("build_metrics").execute_in_process(
         instance=instance, run_config=quiet, raise_on_error=False
     )
@@ -105,8 +124,7 @@ def print_leaderboard(layout: DataLayout) -> None:
 
     board = read_table(layout, "leaderboard")
     board["accuracy [95% CI]"] = [
-        f"{a:.3f} [{lo:.3f}, {hi:.3f}]"
-        for a, lo, hi in zip(board["accuracy"], board["ci_low"], board["ci_high"], strict=True)
+        f"{a:.3f} [{lo:g}, {hi:g}]" for a, lo, hi in zip(board["accuracy"], board["ci_low"], board["ci_high"], strict=True)
     ]
     print("\nMTAVG-Bench leaderboard (baseline = offline reference, not a model)")
     print("all columns: SELECT * FROM leaderboard")
