@@ -124,7 +124,8 @@ def print_leaderboard(layout: DataLayout) -> None:
 
     board = read_table(layout, "leaderboard")
     board["accuracy [95% CI]"] = [
-        f"{a:.3f} [{lo:g}, {hi:g}]" for a, lo, hi in zip(board["accuracy"], board["ci_low"], board["ci_high"], strict=True)
+        f"{a:.3f} [{lo:g}, {hi:g}]"
+        for a, lo, hi in zip(board["accuracy"], board["ci_low"], board["ci_high"], strict=True)
     ]
     print("\nMTAVG-Bench leaderboard (baseline = offline reference, not a model)")
     print("all columns: SELECT * FROM leaderboard")
