@@ -15,6 +15,7 @@ import dagster as dg
 from mtavg_assets.assets.models import models_partitions
 from mtavg_assets.media.probe import file_identity
 from mtavg_assets.qa.gate import qa_gate_status
+from mtavg_assets.qa.load import qa_files
 from mtavg_assets.registry import load_registry
 from mtavg_assets.resources import MtavgData
 from mtavg_assets.settings import DataLayout
@@ -30,7 +31,7 @@ IN_FLIGHT = [
 
 def input_fingerprint(layout: DataLayout) -> str:
     """Changes when a QA file, the clip manifest, a clip file or the models registry changes."""
-    paths = [*sorted(layout.qa_dir.glob("*.jsonl")), layout.clip_manifest, layout.models_file]
+    paths = [*qa_files(layout.qa_dir), layout.clip_manifest, layout.models_file, layout.taxonomy_file]
     if layout.clips_dir.exists():
         paths += sorted(p for p in layout.clips_dir.rglob("*") if p.is_file() and p.suffix != ".jsonl")
     parts = [identity for identity in map(file_identity, paths) if identity]

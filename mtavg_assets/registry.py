@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mtavg_assets.validation import validation_reason
+
 NAME_PATTERN = re.compile(r"[a-z0-9._-]+")
 ENV_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 OFFLINE_PROVIDERS = ("random", "prior")
@@ -192,23 +194,13 @@ class ModelEntry(_Strict):
         }
 
 
-def _reason(exc: ValidationError) -> str:
-    """Readable reasons that never echo the input values."""
-    parts = []
-    for error in exc.errors(include_url=False, include_input=False, include_context=False):
-        where = ".".join(str(p) for p in error["loc"])
-        msg = error["msg"].removeprefix("Value error, ")
-        parts.append(f"{where}: {msg}" if where else msg)
-    return "; ".join(parts)
-
-
 def parse_entry(raw: object) -> ModelEntry:
     if not isinstance(raw, dict):
         raise RegistryError("entry is not a mapping")
     try:
         return ModelEntry.model_validate(raw)
     except ValidationError as exc:
-        raise RegistryError(_reason(exc)) from None
+        raise RegistryError(validation_reason(exc, limit=10)) from None
 
 
 @dataclass(frozen=True)

@@ -53,12 +53,12 @@ GOOD_DRAMA = {
 }
 
 BAD_CASES = [
-    ({"instance_id": "x1", "question": "?"}, "missing or non-string field(s)"),
-    ({**GOOD_MCQ, "instance_id": "x2", "question_type": "essay"}, "unknown question_type"),
-    ({**GOOD_MCQ, "instance_id": "x3", "subset": "extra"}, "unknown subset"),
+    ({"instance_id": "x1", "question": "?"}, "Field required"),
+    ({**GOOD_MCQ, "instance_id": "x2", "question_type": "essay"}, "question_type: Input should be"),
+    ({**GOOD_MCQ, "instance_id": "x3", "subset": "extra"}, "subset: Input should be"),
     ({**GOOD_MCQ, "instance_id": "x4", "category": "bad_acting"}, "unknown category"),
     ({**GOOD_MCQ, "instance_id": "x5", "dimension": "acting"}, "belongs to 'av_language'"),
-    ({**GOOD_MCQ, "instance_id": "x6", "clip_ids": "c1"}, "clip_ids must be a non-empty list"),
+    ({**GOOD_MCQ, "instance_id": "x6", "clip_ids": "c1"}, "clip_ids: Input should be a valid list"),
     ({**GOOD_MCQ, "instance_id": "x7", "clip_ids": ["c9"]}, "not in the clip catalog"),
     ({**GOOD_MCQ, "instance_id": "x8", "clip_ids": ["bad"]}, "was rejected: no audio stream"),
     ({**GOOD_MCQ, "instance_id": "x9", "answer": "D"}, "is not among the option letters"),
@@ -68,6 +68,21 @@ BAD_CASES = [
     ({**GOOD_SPAN, "instance_id": "x13", "answer_span": None}, "need answer_span"),
     ({**GOOD_DRAMA, "instance_id": "x14", "clip_ids": ["c1"]}, "need two or more clips"),
     ({**GOOD_MCQ, "instance_id": "x15", "clip_ids": ["c1", "c2"]}, "take exactly one clip"),
+    ({**GOOD_MCQ, "instance_id": "x16", "options": ["a", "A ", "b"]}, "two options have the same text"),
+    ({**GOOD_MCQ, "instance_id": "x17", "options": ["a", "  ", "b"]}, "an option is empty"),
+    ({**GOOD_MCQ, "instance_id": "x18", "question_type": "yes_no", "options": ["Yes", "No", "Maybe"]}, "exactly 2"),
+    ({**GOOD_MCQ, "instance_id": "x19", "subset": "short_drama"}, "belong to subset 'core'"),
+    ({**GOOD_DRAMA, "instance_id": "x20", "clip_ids": ["c1", "c1"]}, "a clip appears twice"),
+    ({**GOOD_SPAN, "instance_id": "x21", "answer_span": [True, 2.0]}, "answer_span.0"),
+    ({**GOOD_SPAN, "instance_id": "x22", "answer_span": [0.0, "2"]}, "answer_span.1"),
+    ({**GOOD_MCQ, "instance_id": "x23", "question": "?" * 5000}, "question: String should have at most 4000"),
+    ({**GOOD_MCQ, "instance_id": "   "}, "instance_id is empty or whitespace"),
+    ({**GOOD_MCQ, "instance_id": "x25\nx"}, "instance_id: String should match pattern"),
+    ({**GOOD_MCQ, "instance_id": "x26", "options": [1, 2]}, "options.0: Input should be a valid string"),
+    ({**GOOD_MCQ, "instance_id": "x27", "answer": 1}, "answer: Input should be a valid string"),
+    ({**GOOD_MCQ, "instance_id": "x28", "question": "   "}, "question is empty"),
+    ({**GOOD_MCQ, "instance_id": "x29", "meta": "text"}, "meta: Input should be a valid dictionary"),
+    ({**GOOD_MCQ, "instance_id": "x30", "clip_ids": []}, "clip_ids: List should have at least 1 item"),
     ({**GOOD_MCQ}, "duplicate instance_id"),
 ]
 
@@ -121,3 +136,47 @@ def test_great_expectations_suite_passes_valid_and_flags_broken_rows(tmp_path):
     assert not outcome.success
     assert "expect_column_values_to_be_unique(instance_id)" in outcome.failed
     assert "expect_column_values_to_be_in_set(category)" in outcome.failed
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ('{"instance_id": "n1", "answer_span": [NaN, NaN]}', "non-finite number"),
+        ('{"instance_id": "n2", "answer_span": [0, Infinity]}', "non-finite number"),
+        (b'{"instance_id": "bad\xff"}', "not valid UTF-8"),
+        ('{"a": 1}' + " " * (2 * 1024 * 1024), "longer than"),
+    ],
+)
+def test_corrupt_lines_are_rejects_never_silently_repaired(tmp_path, text, reason):
+    path = tmp_path / "a.jsonl"
+    good = (json.dumps(GOOD_MCQ) + "\n").encode()
+    path.write_bytes(good + (text if isinstance(text, bytes) else text.encode()) + b"\n")
+    lines = load_qa_lines(tmp_path)
+    assert len(lines) == 2 and pd.isna(lines.iloc[0]["parse_error"])
+    assert reason in lines.iloc[1]["parse_error"]
+    result = validate_qa(lines, CATALOG, CLIP_REJECTS, TAXONOMY)
+    assert list(result.valid["instance_id"]) == ["q1"] and len(result.rejects) == 1
+
+
+def test_a_byte_order_mark_loses_no_line_and_upper_case_suffixes_are_read(tmp_path):
+    (tmp_path / "a.jsonl").write_bytes(b"\xef\xbb\xbf" + (json.dumps(GOOD_MCQ) + "\n").encode())
+    (tmp_path / "B.JSONL").write_text(json.dumps(GOOD_SPAN) + "\n")
+    (tmp_path / "notes.txt").write_text("not QA")
+    lines = load_qa_lines(tmp_path)
+    assert list(lines["parse_error"].isna()) == [True, True]
+    result = validate_qa(lines, CATALOG, CLIP_REJECTS, TAXONOMY)
+    assert sorted(result.valid["instance_id"]) == ["q1", "q2"]
+    from mtavg_assets.qa.load import ignored_files
+
+    assert ignored_files(tmp_path) == ["notes.txt"]
+
+
+def test_the_expectation_suite_refuses_nulls_where_values_are_required(tmp_path):
+    from mtavg_assets.qa.expectations import run_qa_suite
+
+    valid = validate_qa(_lines(tmp_path, [GOOD_MCQ, GOOD_SPAN, GOOD_DRAMA]), CATALOG, CLIP_REJECTS, TAXONOMY).valid
+    for column, row in (("answer_span_end", 1), ("answer_span_start", 1), ("answer", 0)):
+        broken = valid.copy()
+        broken.loc[row, column] = float("nan") if column.startswith("answer_span") else None
+        outcome = run_qa_suite(broken, TAXONOMY)
+        assert not outcome.success and f"expect_column_values_to_not_be_null({column})" in outcome.failed

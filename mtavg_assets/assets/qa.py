@@ -5,7 +5,7 @@ import dagster as dg
 from mtavg_assets.assets.clips import clip_catalog
 from mtavg_assets.parquet_io import fingerprint, read_parquet, write_parquet
 from mtavg_assets.qa.gate import record_qa_gate
-from mtavg_assets.qa.load import load_qa_lines
+from mtavg_assets.qa.load import ignored_files, load_qa_lines
 from mtavg_assets.qa.validate import validate_qa
 from mtavg_assets.resources import MtavgData
 
@@ -14,17 +14,22 @@ from mtavg_assets.resources import MtavgData
     group_name="qa",
     kinds={"parquet"},
     code_version="qa-instances-1",
-    description="Every non-blank line of data/qa/*.jsonl, parsed or with its parse error; nothing dropped.",
+    description="Every non-blank line of data/qa/*.jsonl (any case), parsed or with its parse error; nothing "
+    "dropped. Other files in data/qa are listed as ignored.",
 )
-def qa_instances(mtavg: MtavgData) -> dg.MaterializeResult:
+def qa_instances(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.MaterializeResult:
     layout = mtavg.layout
     lines = load_qa_lines(layout.qa_dir)
+    ignored = ignored_files(layout.qa_dir)
+    if ignored:
+        context.log.warning(f"not QA files (only *.jsonl is read), ignored: {', '.join(ignored)}")
     write_parquet(lines, layout.derived("qa_instances"))
     per_file = lines.groupby("source_file").size().rename("lines").reset_index()
     return dg.MaterializeResult(
         metadata={
             "lines": len(lines),
             "malformed": int(lines["parse_error"].notna().sum()),
+            "ignored_files": ", ".join(ignored) or "none",
             "files": dg.MetadataValue.md(per_file.to_markdown(index=False) if len(per_file) else "no QA files"),
             "dagster/row_count": len(lines),
         }

@@ -56,6 +56,20 @@ def build_suite(taxonomy: Taxonomy):
         e.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="answer_span_end", column_B="answer_span_start", ignore_row_if="either_value_is_missing"
         ),
+        # Required values: a NaN reads as null, so these also refuse non-finite spans.
+        *(
+            e.ExpectColumnValuesToNotBeNull(column=column, row_condition=condition, condition_parser="pandas")
+            for column, condition in (
+                ("answer", 'question_type!="temporal"'),
+                ("n_options", 'question_type!="temporal"'),
+                ("answer_span_start", 'question_type=="temporal"'),
+                ("answer_span_end", 'question_type=="temporal"'),
+            )
+        ),
+        *(
+            e.ExpectColumnValuesToNotBeNull(column=column)
+            for column in ("subset", "question_type", "dimension", "category", "question", "n_clips", "clip_duration_s")
+        ),
     ):
         suite.add_expectation(expectation)
     return suite

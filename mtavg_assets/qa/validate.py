@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import string
 from dataclasses import dataclass
 
 import pandas as pd
+from pydantic import ValidationError
 
-from mtavg_assets.taxonomy import QUESTION_TYPES, SUBSETS, Taxonomy
+from mtavg_assets.qa.schema import QARecord
+from mtavg_assets.taxonomy import Taxonomy
+from mtavg_assets.validation import validation_reason
 
 SPAN_TOLERANCE_S = 0.05
 VALID_COLUMNS = [
@@ -35,7 +37,6 @@ VALID_COLUMNS = [
     "line_no",
 ]
 REJECT_COLUMNS = ["source_file", "line_no", "instance_id", "reason", "record_json"]
-REQUIRED_STR = ("instance_id", "subset", "question_type", "dimension", "category", "question")
 
 
 class QARejected(Exception):
@@ -56,70 +57,49 @@ def content_hash(record: dict, clip_shas: list[str]) -> str:
 
 
 def _check_record(rec: dict, taxonomy: Taxonomy, clips: pd.DataFrame, clip_rejects: dict[str, str]) -> dict:
-    missing = [k for k in REQUIRED_STR if not isinstance(rec.get(k), str) or not rec.get(k).strip()]
-    if missing:
-        raise QARejected(f"missing or non-string field(s): {', '.join(missing)}")
-    qtype, subset = rec["question_type"], rec["subset"]
-    if qtype not in QUESTION_TYPES:
-        raise QARejected(f"unknown question_type {qtype!r}")
-    if subset not in SUBSETS:
-        raise QARejected(f"unknown subset {subset!r}")
-    dim = taxonomy.dimension_of(rec["category"])
+    try:
+        typed = QARecord.model_validate(rec)
+    except ValidationError as exc:
+        raise QARejected(validation_reason(exc)) from None
+    qtype, subset = typed.question_type, typed.subset
+    dim = taxonomy.dimension_of(typed.category)
     if dim is None:
-        raise QARejected(f"unknown category {rec['category']!r} (taxonomy {taxonomy.version})")
-    if dim != rec["dimension"]:
-        raise QARejected(f"category {rec['category']!r} belongs to {dim!r}, not {rec['dimension']!r}")
-    clip_ids = rec.get("clip_ids")
-    if not isinstance(clip_ids, list) or not clip_ids or not all(isinstance(c, str) for c in clip_ids):
-        raise QARejected("clip_ids must be a non-empty list of strings")
-    if qtype == "drama" and len(clip_ids) < 2:
-        raise QARejected("drama questions need two or more clips in order")
-    if qtype != "drama" and len(clip_ids) != 1:
-        raise QARejected(f"{qtype} questions take exactly one clip, got {len(clip_ids)}")
+        raise QARejected(f"unknown category {typed.category[:100]!r} (taxonomy {taxonomy.version})")
+    if dim != typed.dimension:
+        raise QARejected(f"category {typed.category!r} belongs to {dim!r}, not {typed.dimension[:100]!r}")
+    clip_ids = typed.clip_ids
     for clip in clip_ids:
         if clip in clip_rejects:
             raise QARejected(f"clip {clip!r} was rejected: {clip_rejects[clip]}")
         if clip not in clips.index:
-            raise QARejected(f"clip {clip!r} not in the clip catalog")
+            raise QARejected(f"clip {clip[:100]!r} not in the clip catalog")
     duration = float(clips.at[clip_ids[0], "duration_s"])
-    options, answer, span = rec.get("options"), rec.get("answer"), rec.get("answer_span")
+    options, answer = typed.options, typed.answer
     start = end = None
-    if qtype in ("mcq", "yes_no", "drama"):
-        if not isinstance(options, list) or len(options) < 2 or not all(isinstance(o, str) for o in options):
-            raise QARejected("options must be a list of two or more strings")
-        if len(options) > 26:
-            raise QARejected("more than 26 options")
-        letters = string.ascii_uppercase[: len(options)]
-        if not isinstance(answer, str) or answer not in letters:
-            raise QARejected(f"answer {answer!r} is not among the option letters {letters[0]}..{letters[-1]}")
-    else:
-        if not isinstance(span, list) or len(span) != 2 or not all(isinstance(x, int | float) for x in span):
-            raise QARejected("temporal questions need answer_span [start_s, end_s]")
-        start, end = float(span[0]), float(span[1])
-        if start < 0 or start >= end:
-            raise QARejected(f"answer_span start must be >= 0 and < end, got [{start}, {end}]")
+    if qtype == "temporal":
+        start, end = typed.answer_span
         if end > duration + SPAN_TOLERANCE_S:
             raise QARejected(f"answer_span end {end} is past the clip's duration {duration:.3f}s")
     shas = [str(clips.at[c, "sha256"]) for c in clip_ids]
     return {
-        "instance_id": rec["instance_id"],
+        "instance_id": typed.instance_id,
         "clip_ids": clip_ids,
         "n_clips": len(clip_ids),
         "subset": subset,
         "question_type": qtype,
         "dimension": dim,
-        "category": rec["category"],
-        "question": rec["question"],
+        "category": typed.category,
+        "question": typed.question,
         "options": options if qtype != "temporal" else None,
         "n_options": len(options) if qtype != "temporal" else None,
         "answer": answer if qtype != "temporal" else None,
         "answer_span_start": start,
         "answer_span_end": end,
-        "source_generator": str(rec.get("source_generator") or ""),
+        "source_generator": typed.source_generator or "",
         "clip_duration_s": duration,
         "clip_sha256s": shas,
         "content_hash": content_hash(rec, shas),
-        "meta": json.dumps(rec.get("meta") or {}, sort_keys=True),
+        "meta": json.dumps(typed.meta or {}, sort_keys=True),
     }
 
 
