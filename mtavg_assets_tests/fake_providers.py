@@ -14,6 +14,7 @@ import random
 import re
 import threading
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ class FakeConfig:
     fail_uploads: bool = False
     refuse_if: str | None = None  # prompts containing this text are safety-blocked
     reject_schema: bool = False  # answer 400 to Gemini requests that carry a response schema
+    echo_key: bool = False  # error bodies quote the key they received, in several encodings (a leaky proxy)
 
 
 @dataclass
@@ -96,6 +98,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, fault: str, openai_style: bool) -> bool:
         """Serve an injected fault; True when the request is finished."""
         cfg = self.server.config
+        key = self.headers.get("x-goog-api-key") or self.headers.get("Authorization", "")
+        echo = f" (key {key!r}, url {urllib.parse.quote(key, safe='')}, header {self.headers.get('Authorization')})"
         if fault == "drop":
             self.close_connection = True
             self.connection.shutdown(2)
@@ -104,10 +108,12 @@ class _Handler(BaseHTTPRequestHandler):
             code = int(fault)
             headers = {"Retry-After": str(cfg.retry_after_s)} if code in (429, 503) else {}
             if openai_style:
-                payload = {"error": {"message": f"injected {code}", "type": "server_error", "code": code}}
+                message = f"injected {code}" + (echo if cfg.echo_key else "")
+                payload = {"error": {"message": message, "type": "server_error", "code": code}}
             else:
                 status = {429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}[code]
-                payload = {"error": {"code": code, "message": f"injected {code}", "status": status}}
+                message = f"injected {code}" + (echo if cfg.echo_key else "")
+                payload = {"error": {"code": code, "message": message, "status": status}}
             self._send(code, payload, headers)
             return True
         if fault == "malformed":

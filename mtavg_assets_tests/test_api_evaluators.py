@@ -290,19 +290,49 @@ def test_budget_stops_cleanly_and_the_rest_runs_later(api_pipeline):
     assert rest["already_answered"] == meta["calls"] and rest["calls"] == rest["instances"] - meta["calls"]
 
 
-def test_secrets_never_reach_parquet_duckdb_or_metadata(api_pipeline):
-    runner, server = api_pipeline(FakeConfig(fault_rate=0.3, retry_after_s=0.01))
+LEAKY_KEY = "  sk-leak/+=Zq 9 x&y  "  # surrounding white space, and characters URL-encoding changes
+
+
+def _texts_of_every_output(runner) -> list[str]:
+    """Every decoded value of every output: Parquet columns, DuckDB tables, journals and JSON files."""
+    texts = []
+    for path in runner.layout.root.rglob("*"):
+        if not path.is_file():
+            continue
+        if path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+            texts += [str(v) for column in frame.columns for v in frame[column].tolist()]
+        elif path.suffix in (".jsonl", ".json", ".yaml", ".txt", ".md"):
+            texts.append(path.read_text(errors="replace"))
+    with duckdb.connect(str(runner.layout.duckdb_file), read_only=True) as con:
+        for (table,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall():
+            for row in con.execute(f'SELECT * FROM "{table}"').fetchall():
+                texts += [str(v) for v in row]
+    return texts
+
+
+def test_secrets_never_reach_any_decoded_output_metadata_or_log(api_pipeline, monkeypatch):
+    from mtavg_assets.evaluators.api import secret_forms
+
+    monkeypatch.setenv("MTAVG_TEST_KEY", LEAKY_KEY)
+    runner, server = api_pipeline(FakeConfig(fault_rate=0.5, faults=("500", "503"), retry_after_s=0.01, echo_key=True))
+    runner.layout.models_file.write_text(
+        runner.layout.models_file.read_text().replace("max_retries: 6", "max_retries: 0")
+    )
+    forms = secret_forms(LEAKY_KEY)
+    assert "sk-leak%2F%2B%3DZq%209%20x%26y" in forms and LEAKY_KEY.strip() in forms
+    logs = []
     for model in ("gpt-fake", "gemini-fake"):
         result = runner.run("evaluate_model", partition_key=model)
-        assert SECRET not in str(runner.materializations(result, "predictions"))
-        run_log = "\n".join(str(event) for event in runner.instance.all_logs(result.run_id))
-        assert "progress" in run_log and SECRET not in run_log
+        logs.append(str(runner.materializations(result, "predictions")))
+        logs.append("\n".join(str(event) for event in runner.instance.all_logs(result.run_id)))
+    assert server.state.api_keys == {LEAKY_KEY.strip()}  # sent stripped
     assert runner.run("build_metrics").success
-    for path in runner.layout.root.rglob("*"):
-        if path.is_file() and path.suffix in (".parquet", ".jsonl", ".json", ".duckdb", ".yaml"):
-            assert SECRET.encode() not in path.read_bytes(), path
-    with duckdb.connect(str(runner.layout.duckdb_file), read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM predictions WHERE error LIKE '%sk-test%'").fetchone()[0] == 0
+    errors = pd.concat([_rows(runner, m) for m in ("gpt-fake", "gemini-fake")])["error"].dropna()
+    assert errors.str.contains("\\*\\*\\*").any()  # the echoed key was there, and was redacted
+    for text in _texts_of_every_output(runner) + logs:
+        for form in forms:
+            assert form not in text
 
 
 def test_backoff_honours_retry_after():

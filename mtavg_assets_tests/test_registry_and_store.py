@@ -59,3 +59,17 @@ def test_journal_with_a_cut_line_resumes_every_complete_row(tmp_path):
     latest = again.compact().set_index("instance_id")
     assert latest.loc["q1", "status"] == "unparseable" and len(latest) == 3
     assert latest.loc["q1", "attempts"] == pytest.approx(2)
+
+
+def test_an_answer_after_a_torn_line_is_kept(tmp_path):
+    """A run killed mid-write leaves a line without newline; the next run's first answer must not
+    be glued onto it."""
+    store = PredictionStore(DataLayout(tmp_path), "m")
+    store.append({"model": "m", "instance_id": "q0", "status": "ok", "parsed_answer": "A", "attempts": 1})
+    with store.journal_path.open("a") as fh:
+        fh.write('{"model": "m", "instance_id": "q1", "sta')  # killed mid-write
+    resumed = PredictionStore(DataLayout(tmp_path), "m")
+    for i in (1, 2):
+        resumed.append({"model": "m", "instance_id": f"q{i}", "status": "ok", "parsed_answer": "B", "attempts": 1})
+    rows = resumed.compact()
+    assert sorted(rows["instance_id"]) == ["q0", "q1", "q2"]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import string
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 from mtavg_assets.evaluators.base import CallTimeout, EvaluatorError, MissingCredentials, RateLimited
 from mtavg_assets.registry import ModelEntry
@@ -14,17 +16,33 @@ RETRYABLE_HTTP = (408, 409, 425, 429, 500, 502, 503, 504)
 
 
 def api_key_for(entry: ModelEntry) -> str | None:
-    """The key from the entry's environment variable; never stored, logged or returned in errors."""
+    """The key from the entry's environment variable, stripped of surrounding white space (as it is
+    sent); never stored, logged or returned in errors."""
     if not entry.api_key_env:
         return None
-    key = os.environ.get(entry.api_key_env)
+    key = (os.environ.get(entry.api_key_env) or "").strip()
     if not key:
         raise MissingCredentials(f"set the environment variable {entry.api_key_env} to evaluate {entry.name}")
     return key
 
 
-def redact(text: str, secret: str | None) -> str:
-    return text.replace(secret, "***") if secret else text
+def secret_forms(secret: str | None) -> tuple[str, ...]:
+    """Every form in which a key can travel and come back in an error body: as set, stripped,
+    URL-encoded (path, query), JSON-escaped and base64 of `Bearer`/basic header values. Longest first."""
+    if not secret:
+        return ()
+    stripped = secret.strip()
+    forms = {secret, stripped, quote(stripped, safe=""), quote_plus(stripped), json.dumps(stripped)[1:-1]}
+    forms |= {base64.b64encode(f.encode()).decode() for f in (stripped, f":{stripped}", f"{stripped}:")}
+    return tuple(sorted((f for f in forms if len(f) >= 4), key=len, reverse=True))
+
+
+def redact(text: str, secret: str | tuple[str, ...] | None) -> str:
+    """`text` with every form of the secret replaced by ***."""
+    forms = secret_forms(secret) if isinstance(secret, str) else (secret or ())
+    for form in forms:
+        text = text.replace(form, "***")
+    return text
 
 
 def parse_retry_after(headers) -> float | None:
@@ -41,7 +59,7 @@ def parse_retry_after(headers) -> float | None:
     return None
 
 
-def http_error(status: int, message: str, headers=None, secret: str | None = None) -> EvaluatorError:
+def http_error(status: int, message: str, headers=None, secret: str | tuple[str, ...] | None = None) -> EvaluatorError:
     """Map an HTTP failure to a status: 429 rate_limited; 408/5xx retryable; other 4xx final."""
     text = redact(f"HTTP {status}: {message}", secret)[:1000]
     if status == 429:
@@ -49,7 +67,7 @@ def http_error(status: int, message: str, headers=None, secret: str | None = Non
     return EvaluatorError(text, retryable=status in RETRYABLE_HTTP, retry_after=parse_retry_after(headers))
 
 
-def transport_error(exc: Exception, secret: str | None = None) -> EvaluatorError:
+def transport_error(exc: Exception, secret: str | tuple[str, ...] | None = None) -> EvaluatorError:
     """Network-level failures: timeouts become `timeout`, dropped connections a retryable `error`."""
     text = redact(f"{type(exc).__name__}: {exc}", secret)[:1000]
     if "timeout" in type(exc).__name__.lower():

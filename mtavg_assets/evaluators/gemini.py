@@ -19,7 +19,7 @@ from pathlib import Path
 from google import genai
 from google.genai import errors, types
 
-from mtavg_assets.evaluators.api import http_error, option_letters, redact, transport_error
+from mtavg_assets.evaluators.api import http_error, option_letters, redact, secret_forms, transport_error
 from mtavg_assets.evaluators.base import EvalReply, EvalRequest, EvaluatorError, empty_response
 from mtavg_assets.registry import ModelEntry
 
@@ -71,7 +71,7 @@ class UploadIndex:
 class GeminiEvaluator:
     def __init__(self, entry: ModelEntry, api_key: str | None, upload_index: Path | None = None):
         self.entry = entry
-        self._secret = api_key
+        self.secrets = secret_forms(api_key)  # the runner redacts every stored text with these
         options = types.HttpOptions(
             timeout=int(entry.timeout_s * 1000),
             base_url=entry.base_url,
@@ -146,13 +146,13 @@ class GeminiEvaluator:
                 response = await self._generate(parts, instance, structured=False)
         except errors.APIError as exc:
             headers = getattr(exc.response, "headers", None)
-            raise http_error(exc.code or 0, exc.message or str(exc), headers, self._secret) from None
+            raise http_error(exc.code or 0, exc.message or str(exc), headers, self.secrets) from None
         except EvaluatorError:
             raise
         except Exception as exc:  # transport failures surface as httpx/aiohttp exceptions
             if type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "aiohttp", "anyio", "httpcore", "httpcore2"):
-                raise transport_error(exc, self._secret) from None
-            raise EvaluatorError(redact(f"{type(exc).__name__}: {exc}", self._secret)[:1000]) from None
+                raise transport_error(exc, self.secrets) from None
+            raise EvaluatorError(redact(f"{type(exc).__name__}: {exc}", self.secrets)[:1000]) from None
         return self._reply(response, request, fps)
 
     async def _generate(self, parts, instance, structured: bool):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import openai
 
-from mtavg_assets.evaluators.api import b64, data_url, http_error, transport_error
+from mtavg_assets.evaluators.api import b64, data_url, http_error, secret_forms, transport_error
 from mtavg_assets.evaluators.base import EvalReply, EvalRequest, EvaluatorError, empty_response
 from mtavg_assets.registry import ModelEntry
 
@@ -17,7 +17,7 @@ from mtavg_assets.registry import ModelEntry
 class OpenAIChatEvaluator:
     def __init__(self, entry: ModelEntry, api_key: str | None):
         self.entry = entry
-        self._secret = api_key
+        self.secrets = secret_forms(api_key)  # the runner redacts every stored text with these
         self.client = openai.AsyncOpenAI(
             api_key=api_key or "none", base_url=entry.base_url, max_retries=0, timeout=entry.timeout_s
         )
@@ -68,9 +68,9 @@ class OpenAIChatEvaluator:
                 model=self.entry.model, messages=[{"role": "user", "content": content}], **params
             )
         except openai.APIStatusError as exc:
-            raise http_error(exc.status_code, exc.message, exc.response.headers, self._secret) from None
+            raise http_error(exc.status_code, exc.message, exc.response.headers, self.secrets) from None
         except openai.APIConnectionError as exc:
-            raise transport_error(exc, self._secret) from None
+            raise transport_error(exc, self.secrets) from None
         except (openai.APIError, ValueError) as exc:  # malformed bodies (JSON errors) and protocol failures
             raise EvaluatorError(f"malformed response: {type(exc).__name__}: {exc}"[:1000], retryable=True) from None
         if not response.choices:

@@ -9,11 +9,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Annotated, Any
 
 import ffmpeg
 import pandas as pd
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from mtavg_assets.jsonl import read_jsonl
+from mtavg_assets.validation import validation_reason
 
 CATALOG_COLUMNS = [
     "clip_id",
@@ -39,6 +42,33 @@ REJECT_COLUMNS = ["clip_id", "path", "line_no", "reason"]
 
 class ClipRejected(Exception):
     """A clip that cannot enter the benchmark, with the reason in its message."""
+
+
+MAX_PATH_CHARS = 1024
+MAX_NAME_BYTES = 255
+
+
+def _clean_path(path: str) -> str:
+    if "\x00" in path:
+        raise ValueError("contains a NUL byte")
+    if any(len(part.encode()) > MAX_NAME_BYTES for part in path.split("/")):
+        raise ValueError(f"a path component is longer than {MAX_NAME_BYTES} bytes")
+    return path
+
+
+class ManifestRow(BaseModel):
+    """One line of clips/manifest.jsonl (DESIGN.md). Strict types; other keys are kept out."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    clip_id: Annotated[
+        str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")
+    ]
+    path: Annotated[str, StringConstraints(min_length=1, max_length=MAX_PATH_CHARS), AfterValidator(_clean_path)]
+    generator: Annotated[str, StringConstraints(max_length=200)] | None = None
+    prompt: Annotated[str, StringConstraints(max_length=20_000)] | None = None
+    n_speakers: Annotated[int, Field(ge=0, le=100)] | None = None
+    meta: dict[str, Any] | None = None
 
 
 def sha256_of(path: Path) -> str:
@@ -111,28 +141,45 @@ def file_identity(path: Path) -> str | None:
     return f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
 
 
+def _shown(value) -> str | None:
+    """A field as it can be shown in a reject row (strings only, bounded)."""
+    return value[:200].replace("\x00", "\\0") if isinstance(value, str) else None
+
+
 def _examine(clips_root: Path, line_no: int, record: dict, known: dict[str, dict]) -> tuple[dict | None, dict | None]:
-    clip_id, rel = record.get("clip_id"), record.get("path")
     try:
-        if not isinstance(clip_id, str) or not clip_id:
-            raise ClipRejected("missing clip_id")
-        path = resolve_inside(clips_root, rel)
-        identity = file_identity(path)
-        facts = known.get(identity) if identity else None
-        if facts is None:
-            facts = {**probe_facts(path), "sha256": sha256_of(path), "identity": identity}
+        try:
+            typed = ManifestRow.model_validate(record)
+        except ValidationError as exc:
+            raise ClipRejected(validation_reason(exc)) from None
+        try:
+            path = resolve_inside(clips_root, typed.path)
+            identity = file_identity(path)
+            facts = known.get(identity) if identity else None
+            if facts is None:
+                facts = {**probe_facts(path), "sha256": sha256_of(path), "identity": identity}
+        except (OSError, RuntimeError, ValueError) as exc:  # symlink loops, over-long names, I/O errors
+            raise ClipRejected(f"unreadable path: {type(exc).__name__}: {str(exc)[:200]}") from None
         row = {
-            "clip_id": clip_id,
-            "path": rel,
-            "generator": str(record.get("generator") or ""),
-            "prompt": str(record.get("prompt") or ""),
-            "n_speakers": int(record.get("n_speakers") or 0),
-            "meta": json.dumps(record.get("meta") or {}, sort_keys=True),
+            "clip_id": typed.clip_id,
+            "path": typed.path,
+            "generator": typed.generator or "",
+            "prompt": typed.prompt or "",
+            "n_speakers": typed.n_speakers or 0,
+            "meta": json.dumps(typed.meta or {}, sort_keys=True),
             **facts,
         }
         return row, None
     except ClipRejected as exc:
-        return None, {"clip_id": clip_id, "path": rel, "line_no": line_no, "reason": str(exc)}
+        reason = str(exc)
+    except Exception as exc:  # noqa: BLE001 - one clip must never abort the catalog
+        reason = f"unexpected {type(exc).__name__}: {str(exc)[:200]}"
+    return None, {
+        "clip_id": _shown(record.get("clip_id")),
+        "path": _shown(record.get("path")),
+        "line_no": line_no,
+        "reason": reason,
+    }
 
 
 def build_catalog(

@@ -13,6 +13,7 @@ import pandas as pd
 from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from mtavg_assets.evaluators.api import redact
 from mtavg_assets.evaluators.base import CallTimeout, EvalReply, EvalRequest, Evaluator, EvaluatorError
 from mtavg_assets.evaluators.parsing import parse_answer
 from mtavg_assets.evaluators.prompts import render_prompt
@@ -192,6 +193,7 @@ async def evaluate_cells(
     limiter = AsyncLimiter(entry.rate_limit_rpm, 60) if entry.rate_limit_rpm else None
     state = Progress(0, len(cells), 0, time.monotonic())
     stop = asyncio.Event()
+    secrets = getattr(evaluator, "secrets", ())
 
     async def one(inst: dict) -> None:
         async with semaphore:
@@ -229,6 +231,9 @@ async def evaluate_cells(
             except (EvaluatorError, RetryError) as exc:
                 error = exc if isinstance(exc, EvaluatorError) else EvaluatorError(str(exc))
             row = _row(entry, shown, reply, error, attempts, time.monotonic() - started)
+            for column in ("error", "raw_response"):
+                if secrets and isinstance(row.get(column), str):
+                    row[column] = redact(row[column], secrets)
             store.append(row)
             summary.statuses[row["status"]] += 1
             summary.cost_usd += row.get("cost_usd") or 0.0

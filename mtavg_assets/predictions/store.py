@@ -69,7 +69,7 @@ class PredictionStore:
         if not self.journal_path.exists():
             return []
         rows = []
-        with self.journal_path.open() as fh:
+        with self.journal_path.open(encoding="utf-8", errors="replace") as fh:
             for text in fh:
                 try:
                     rows.append(json.loads(text))
@@ -81,9 +81,16 @@ class PredictionStore:
         """Persist one answered cell now (flushed to the OS before the next cell is recorded)."""
         if self._journal is None:
             self.journal_path.parent.mkdir(parents=True, exist_ok=True)
-            self._journal = self.journal_path.open("a")
+            self._journal = self.journal_path.open("a", encoding="utf-8")
+            if self._journal.tell() and not self._ends_with_newline():
+                self._journal.write("\n")  # a line torn by a kill stays alone, unread, never glued to ours
         self._journal.write(json.dumps({c: row.get(c) for c in COLUMNS}) + "\n")
         self._journal.flush()
+
+    def _ends_with_newline(self) -> bool:
+        with self.journal_path.open("rb") as fh:
+            fh.seek(-1, os.SEEK_END)
+            return fh.read(1) == b"\n"
 
     def compact(self) -> pd.DataFrame:
         """Fold the journal into Parquet atomically, then drop the journal."""
