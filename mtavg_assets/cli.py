@@ -7,9 +7,12 @@ import os
 import shutil
 import sys
 import time
+from pathlib import Path
 
 import dagster as dg
 
+from mtavg_assets.assets.metrics import DUCKDB_POOL
+from mtavg_assets.local_runs import cli_tags, open_instance, reclaim_dead_runs, wait_for_pool
 from mtavg_assets.settings import DEFAULT_DATA_DIR, DataLayout, configured_data_dir
 
 SUMMARY_COLUMNS = [
@@ -30,9 +33,13 @@ SUMMARY_COLUMNS = [
 ]
 
 
+WAIT_TIMEOUT_ENV = "MTAVG_WAIT_TIMEOUT_S"  # longest wait for a pool slot held by another live run
+
+
 def _instance() -> dg.DagsterInstance:
     """The persistent instance under DAGSTER_HOME (so `dagster dev` shows these runs), else ephemeral."""
-    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    home = os.environ.get("DAGSTER_HOME")
+    return open_instance(Path(home)) if home else dg.DagsterInstance.ephemeral()
 
 
 def ensure_registry(layout: DataLayout) -> None:
@@ -65,8 +72,11 @@ def run_pipeline(layout: DataLayout, instance: dg.DagsterInstance) -> int:
 
     defs = build_definitions(str(layout.root))
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the run log keeps everything
+    tags = cli_tags()
+    for run_id in reclaim_dead_runs(instance):
+        print(f"run {run_id} had been killed: marked failed and its pool slots freed")
     prepare = defs.resolve_job_def("prepare_benchmark").execute_in_process(
-        instance=instance, run_config=quiet, raise_on_error=False
+        instance=instance, run_config=quiet, raise_on_error=False, tags=tags
     )
     if not prepare.success:
         print("preparing the benchmark failed; see the run log above", file=sys.stderr)
@@ -84,7 +94,7 @@ def run_pipeline(layout: DataLayout, instance: dg.DagsterInstance) -> int:
             print(f"skipped {entry.name}: set {entry.api_key_env} to evaluate it")
             continue
         result = evaluate.execute_in_process(
-            partition_key=entry.name, instance=instance, run_config=quiet, raise_on_error=False
+            partition_key=entry.name, instance=instance, run_config=quiet, raise_on_error=False, tags=tags
         )
         if not result.success:
             failures += 1
@@ -100,8 +110,13 @@ def run_pipeline(layout: DataLayout, instance: dg.DagsterInstance) -> int:
     if not prediction_files(layout):
         print("no predictions yet: no metric tables to build")
         return failures
+    try:
+        wait_for_pool(instance, DUCKDB_POOL, float(os.environ.get(WAIT_TIMEOUT_ENV, "900")), print)
+    except TimeoutError as exc:
+        print(f"metric build not started: {exc}", file=sys.stderr)
+        return failures + 1
     metrics = defs.resolve_job_def("build_metrics").execute_in_process(
-        instance=instance, run_config=quiet, raise_on_error=False
+        instance=instance, run_config=quiet, raise_on_error=False, tags=tags
     )
     return failures + (0 if metrics.success else 1)
 

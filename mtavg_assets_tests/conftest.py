@@ -56,7 +56,7 @@ def run_cli(command: str, data_dir: Path, dagster_home: Path | None = None) -> s
     if dagster_home:
         env["DAGSTER_HOME"] = str(dagster_home)
     return subprocess.run(
-        [sys.executable, "-m", "mtavg_assets", command],
+        [sys.executable, "-m", "mtavg_assets", *command.split()],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

@@ -17,7 +17,7 @@ from mtavg_assets.resources import MtavgData
 @dg.asset(
     group_name="clips",
     kinds={"ffmpeg", "parquet"},
-    code_version="clip-catalog-1",
+    code_version="clip-catalog-2",
     description="ffprobe facts and sha256 of every clip in the manifest; unreadable clips go to clip_rejects.",
 )
 def clip_catalog(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.MaterializeResult:
@@ -58,7 +58,7 @@ def clip_catalog_reconciles(mtavg: MtavgData) -> dg.AssetCheckResult:
     group_name="clips",
     kinds={"ffmpeg", "parquet"},
     deps=[clip_catalog, "model_registry"],
-    code_version="clip-media-1",
+    code_version="clip-media-2",
     description="Evaluator inputs per (clip sha256, media recipe) for the recipes registered models use; "
     "made once and reused while the content is unchanged.",
 )
@@ -70,24 +70,27 @@ def clip_media(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.Materi
 
     def make(job):
         clip, recipe = job
-        media = derive(
-            layout.clips_dir / clip.path,
-            clip.sha256,
-            clip.duration_s,
-            clip.width,
-            clip.height,
-            recipe,
-            layout.media_dir,
-        )
+        row = {"clip_id": clip.clip_id, "sha256": clip.sha256, "recipe": recipe}
+        try:
+            media = derive(
+                layout.clips_dir / clip.path,
+                clip.sha256,
+                clip.duration_s,
+                clip.width,
+                clip.height,
+                recipe,
+                layout.media_dir,
+            )
+        except Exception as exc:  # noqa: BLE001 - one clip that ffmpeg cannot convert must not stop the others
+            return {**row, "files": {}, "error": f"{type(exc).__name__}: {str(exc).strip()[-300:]}"}
         return {
-            "clip_id": clip.clip_id,
-            "sha256": clip.sha256,
-            "recipe": recipe,
+            **row,
             "files": media.files,
             "frames": media.frames,
             "fps": media.fps,
             "resolution": media.resolution,
             "has_audio": media.has_audio,
+            "error": None,
         }
 
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -95,5 +98,17 @@ def clip_media(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.Materi
     frame = pd.DataFrame(rows, columns=MEDIA_COLUMNS)
     frame["files"] = frame["files"].map(json.dumps)
     write_parquet(frame, layout.derived("clip_media"))
-    context.log.info(f"{len(rows)} derived inputs for recipes {recipes or '(none: offline models only)'}")
-    return dg.MaterializeResult(metadata={"recipes": ", ".join(recipes) or "none", "derived_inputs": len(rows)})
+    failed = frame[frame["error"].notna()]
+    for bad in failed.itertuples():
+        context.log.warning(f"no {bad.recipe} media for clip {bad.clip_id}: {bad.error}")
+    context.log.info(f"{len(rows) - len(failed)} derived inputs for recipes {recipes or '(none: offline models only)'}")
+    return dg.MaterializeResult(
+        metadata={
+            "recipes": ", ".join(recipes) or "none",
+            "derived_inputs": len(rows) - len(failed),
+            "failed": len(failed),
+            "failures": dg.MetadataValue.md(
+                failed[["clip_id", "recipe", "error"]].to_markdown(index=False) if len(failed) else "none"
+            ),
+        }
+    )

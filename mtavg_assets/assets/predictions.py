@@ -32,7 +32,7 @@ def media_lookup(layout: DataLayout, recipe: str):
     if recipe == "none" or not layout.derived("clip_media").exists():
         return lambda inst: []
     media = read_parquet(layout.derived("clip_media"))
-    media = media[media["recipe"] == recipe]
+    media = media[(media["recipe"] == recipe) & (media["error"].isna() if "error" in media else True)]
     by_sha = {
         row.sha256: {
             **json.loads(row.files),

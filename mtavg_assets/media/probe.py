@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ class ClipRejected(Exception):
     """A clip that cannot enter the benchmark, with the reason in its message."""
 
 
+MIN_SIDE_PX = 16  # smaller frames cannot be scaled into any evaluator recipe
+TRUNCATED_FRACTION = 0.9  # readable video below this share of the declared duration: truncated
 MAX_PATH_CHARS = 1024
 MAX_NAME_BYTES = 255
 
@@ -96,27 +99,36 @@ def probe_facts(path: Path) -> dict:
     if path.stat().st_size == 0:
         raise ClipRejected("empty file (0 bytes)")
     try:
-        info = ffmpeg.probe(str(path))
+        info = ffmpeg.probe(str(path), count_packets=None)  # demuxes every packet: catches truncation
     except ffmpeg.Error as exc:
         tail = exc.stderr.decode(errors="replace").strip().splitlines()[-1:] if exc.stderr else []
         raise ClipRejected(f"unreadable by ffprobe: {' '.join(tail) or 'unknown error'}") from exc
     streams = info.get("streams", [])
-    video = [s for s in streams if s.get("codec_type") == "video"]
+    video = [s for s in streams if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")]
     audio = [s for s in streams if s.get("codec_type") == "audio"]
     if not video:
-        raise ClipRejected("no video stream")
+        covers = any(s.get("codec_type") == "video" for s in streams)
+        raise ClipRejected("no video stream (only cover art)" if covers else "no video stream")
     if not audio:
         raise ClipRejected("no audio stream")
     duration = float(info.get("format", {}).get("duration") or video[0].get("duration") or 0.0)
-    if duration <= 0:
+    if not math.isfinite(duration) or duration <= 0:
         raise ClipRejected("zero duration")
+    width, height = int(video[0].get("width") or 0), int(video[0].get("height") or 0)
+    if min(width, height) < MIN_SIDE_PX:
+        raise ClipRejected(f"frame too small: {width}x{height} (at least {MIN_SIDE_PX} px a side)")
     rate = video[0].get("avg_frame_rate") or video[0].get("r_frame_rate") or "0/1"
-    fps = float(Fraction(rate)) if rate != "0/0" else 0.0
+    fps = float(Fraction(rate)) if rate not in ("0/0", "") else 0.0
+    packets = int(video[0].get("nb_read_packets") or 0)
+    if fps > 0 and packets / fps < TRUNCATED_FRACTION * duration - 0.5:
+        raise ClipRejected(
+            f"truncated: about {packets / fps:.1f}s of video can be read of the {duration:.1f}s the container declares"
+        )
     return {
         "duration_s": duration,
         "fps": fps,
-        "width": int(video[0].get("width", 0)),
-        "height": int(video[0].get("height", 0)),
+        "width": width,
+        "height": height,
         "video_codec": video[0].get("codec_name"),
         "audio_codec": audio[0].get("codec_name"),
         "audio_streams": len(audio),

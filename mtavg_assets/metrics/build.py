@@ -4,10 +4,12 @@ replaces the published one: readers never see a half-built database, and only th
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+from filelock import FileLock, Timeout
 
 from mtavg_assets.metrics.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_tables, instance_clusters
 from mtavg_assets.settings import SQL_DIR, DataLayout
@@ -17,11 +19,25 @@ class NoPredictionsYet(RuntimeError):
     pass
 
 
+class WriterBusy(RuntimeError):
+    """Another process is building the metric tables of this data directory."""
+
+
 STATISTICS_STAGE = "50"  # SQL files from this prefix on read the bootstrap tables
 
 
 def sql_files(sql_dir: Path = SQL_DIR) -> list[Path]:
     return sorted(p for p in sql_dir.glob("*.sql") if p.name[:2].isdigit())
+
+
+def building_path(target: Path) -> Path:
+    """Where the next database is built before it replaces `target`. DuckDB reads `?` in a path
+    it writes as the start of options, so under such a directory the build happens in a private
+    folder of the nearest ancestor without one (same file system: the final rename stays atomic)."""
+    if "?" not in str(target):
+        return target.with_name(target.name + ".building")
+    base = next(p for p in target.parents if "?" not in str(p))
+    return Path(tempfile.mkdtemp(prefix=".mtavg-build-", dir=base)) / (target.name + ".building")
 
 
 def glob_escape(path: str) -> str:
@@ -58,13 +74,33 @@ def write_bootstrap_tables(con: duckdb.DuckDBPyConnection, n_resamples: int, see
 
 
 def build_metric_tables(
-    layout: DataLayout, sql_dir: Path = SQL_DIR, n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED
+    layout: DataLayout,
+    sql_dir: Path = SQL_DIR,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    lock_timeout_s: float = 600.0,
 ) -> dict[str, int]:
-    """Run every SQL file against a fresh database; return the row count of each table and view."""
+    """Run every SQL file against a fresh database; return the row count of each table and view.
+    One build at a time per data directory, whatever launched it: an OS file lock (released by
+    the OS if the builder dies) guards the DuckDB file."""
     if not prediction_files(layout):
         raise NoPredictionsYet("no predictions yet: materialize at least one predictions partition first")
     target = layout.duckdb_file
-    tmp = target.with_name(target.name + ".building")
+    lock = FileLock(str(target.with_name(target.name + ".lock")), timeout=lock_timeout_s)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise WriterBusy(
+            f"another metric build holds {lock.lock_file} (DuckDB takes one writer); waited {lock_timeout_s:.0f}s"
+        ) from None
+    try:
+        return _build(layout, target, sql_dir, n_resamples, seed)
+    finally:
+        lock.release()
+
+
+def _build(layout: DataLayout, target: Path, sql_dir: Path, n_resamples: int, seed: int) -> dict[str, int]:
+    tmp = building_path(target)
     for leftover in (tmp, Path(str(tmp) + ".wal")):
         leftover.unlink(missing_ok=True)
     con = duckdb.connect(str(tmp))
@@ -91,6 +127,8 @@ def build_metric_tables(
     finally:
         con.close()
     os.replace(tmp, target)
+    if tmp.parent != target.parent:
+        tmp.parent.rmdir()
     return counts
 
 

@@ -206,7 +206,8 @@ async def evaluate_cells(
             try:
                 if entry.media_recipe != "none" and len(media) < len(inst["clip_sha256s"]):
                     raise EvaluatorError(
-                        f"no {entry.media_recipe} media for some clips of this instance: materialize clip_media",
+                        f"no {entry.media_recipe} media for some clips of this instance (not derived yet, or "
+                        "derivation failed: see clip_media): materialize clip_media",
                         retryable=False,
                     )
                 async for attempt in AsyncRetrying(

@@ -1,0 +1,162 @@
+"""Bad input and unlucky operators, end to end: the run completes, every bad item is a reject with a
+readable reason, counts reconcile, and everything else is evaluated."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import duckdb
+import ffmpeg
+import pandas as pd
+
+from mtavg_assets.settings import DataLayout
+from mtavg_assets_tests.conftest import PipelineRunner, run_cli
+
+FRAMES_MODEL = """  - name: omni-frames
+    provider: openai_compatible
+    model: omni
+    base_url: http://127.0.0.1:9/v1
+    media: frames
+    frames: 2
+"""
+
+
+def _ffmpeg(*streams, **kwargs):
+    ffmpeg.output(*streams, **kwargs).global_args("-loglevel", "error").overwrite_output().run()
+
+
+def _append_manifest(layout: DataLayout, rows: list[dict]) -> None:
+    with layout.clip_manifest.open("a") as fh:
+        for row in rows:
+            fh.write(json.dumps(row) + "\n")
+
+
+def test_clips_ffmpeg_cannot_use_become_rejects_and_the_rest_runs(demo_layout):
+    clips = demo_layout.clips_dir
+    sine = ffmpeg.input("sine=frequency=440:duration=3", f="lavfi")
+    cover = ffmpeg.input("color=c=blue:s=64x64:d=1", f="lavfi")
+    _ffmpeg(sine, cover, str(clips / "cover.mp4"), vcodec="mjpeg", acodec="aac", **{"disposition:v": "attached_pic"})
+    tiny = ffmpeg.input("color=c=red:s=2x2:r=5:d=3", f="lavfi")
+    _ffmpeg(tiny, ffmpeg.input("sine=duration=3", f="lavfi"), str(clips / "tiny.mp4"), acodec="aac", pix_fmt="yuv420p")
+    good = sorted(clips.glob("*/*.mp4"))[0]
+    _ffmpeg(ffmpeg.input(str(good)), str(clips / "whole.mp4"), c="copy", movflags="+faststart")
+    data = (clips / "whole.mp4").read_bytes()
+    (clips / "truncated.mp4").write_bytes(data[: len(data) // 3])  # the index is at the front: still probes
+    _append_manifest(
+        demo_layout,
+        [
+            {"clip_id": "cover", "path": "cover.mp4"},
+            {"clip_id": "tiny", "path": "tiny.mp4"},
+            {"clip_id": "truncated", "path": "truncated.mp4"},
+        ],
+    )
+    pipeline = PipelineRunner(demo_layout)
+    assert pipeline.run("prepare_benchmark").success
+    rejects = pd.read_parquet(demo_layout.derived("clip_rejects")).set_index("clip_id")["reason"]
+    assert rejects["cover"] == "no video stream (only cover art)"
+    assert rejects["tiny"].startswith("frame too small: 2x2")
+    assert rejects["truncated"].startswith("truncated: about")
+
+    # A clip corrupted on disk after it was catalogued (same size and mtime, so its probe is
+    # reused), then a model that needs frames: ffmpeg cannot convert that clip; its media fails,
+    # nothing else does.
+    victim = sorted(clips.glob("*/*.mp4"))[1]
+    stat = victim.stat()
+    victim.write_bytes(b"\0" * stat.st_size)
+    os.utime(victim, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    demo_layout.models_file.write_text(demo_layout.models_file.read_text() + FRAMES_MODEL)
+    result = pipeline.run("prepare_benchmark")
+    assert result.success
+    media = pd.read_parquet(demo_layout.derived("clip_media"))
+    failed = media[media["error"].notna()]
+    assert len(failed) == 1 and failed.iloc[0]["clip_id"] == victim.stem
+    assert media["error"].isna().sum() == len(media) - 1
+    for model in ("random", "prior"):
+        assert pipeline.run("evaluate_model", partition_key=model).success
+    assert pipeline.run("build_metrics").success
+
+
+def test_a_data_directory_named_with_glob_characters_reads_only_itself(demo_source, tmp_path):
+    target = tmp_path / "bench[1]?"
+    sibling = tmp_path / "bench1x"
+    shutil.copytree(demo_source.root, target)
+    shutil.copytree(demo_source.root, sibling)
+    (sibling / "predictions" / "intruder").mkdir(parents=True)
+    pd.DataFrame({"model": ["intruder"], "instance_id": ["x"], "status": ["ok"]}).to_parquet(
+        sibling / "predictions" / "intruder" / "predictions.parquet"
+    )
+    done = run_cli("run", target, tmp_path / "home")
+    assert done.returncode == 0, done.stderr[-2000:]
+    with duckdb.connect(str(DataLayout(target).duckdb_file), read_only=True) as con:
+        models = {m for (m,) in con.execute("SELECT DISTINCT folder FROM prediction_exclusions").fetchall()}
+        scored = {m for (m,) in con.execute("SELECT DISTINCT model FROM predictions").fetchall()}
+    assert scored == {"random", "prior"} and "intruder" not in models
+
+
+def test_a_fresh_data_directory_gets_the_default_registry(tmp_path):
+    done = run_cli("demo --episodes 1", tmp_path / "fresh", tmp_path / "home")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "wrote the default models registry" in done.stdout
+    assert "| prior" in done.stdout and "| random" in done.stdout
+
+
+def test_an_empty_registry_is_nothing_to_evaluate_not_a_failure(demo_source, tmp_path):
+    target = tmp_path / "data"
+    shutil.copytree(demo_source.root, target)
+    (target / "models.yaml").write_text("models: []\n")
+    done = run_cli("run", target, tmp_path / "home")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "nothing to evaluate" in done.stdout and "no predictions yet" in done.stdout
+
+
+def test_a_metric_build_killed_by_sigkill_never_blocks_the_next_run(demo_layout, tmp_path):
+    """The CLI runs in process: a SIGKILL leaves its run STARTED holding the duckdb_writer slot.
+    The next CLI run must reclaim it and complete, not wait forever."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import dagster as dg
+    from filelock import FileLock
+
+    from mtavg_assets.assets.metrics import DUCKDB_POOL
+    from mtavg_assets.local_runs import open_instance
+    from mtavg_assets.settings import REPO_ROOT
+
+    home = tmp_path / "home"
+    first = run_cli("run", demo_layout.root, home)
+    assert first.returncode == 0, first.stderr[-2000:]
+    env = {**os.environ, "MTAVG_DATA_DIR": str(demo_layout.root), "DAGSTER_HOME": str(home)}
+    # Hold the DuckDB writer's file lock so the CLI's build step stops inside the step, holding
+    # its pool slot: the worst moment for a kill, reached deterministically.
+    blocker = FileLock(str(demo_layout.duckdb_file.with_name("mtavg.duckdb.lock")))
+    blocker.acquire()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mtavg_assets", "run"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        instance = open_instance(home)
+        deadline = time.monotonic() + 240
+        while not instance.event_log_storage.get_concurrency_info(DUCKDB_POOL).claimed_slots:
+            assert proc.poll() is None and time.monotonic() < deadline, "the build never claimed its slot"
+            time.sleep(0.2)
+        held_by = instance.event_log_storage.get_concurrency_info(DUCKDB_POOL).claimed_slots[0].run_id
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        blocker.release()
+        if proc.poll() is None:
+            proc.kill()
+    assert instance.get_run_by_id(held_by).status == dg.DagsterRunStatus.STARTED  # left behind by the kill
+    again = run_cli("run", demo_layout.root, home)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"run {held_by} had been killed" in again.stdout
+    assert instance.get_run_by_id(held_by).status == dg.DagsterRunStatus.FAILURE
+    assert not instance.event_log_storage.get_concurrency_info(DUCKDB_POOL).claimed_slots
