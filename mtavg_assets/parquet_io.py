@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from mtavg_assets.atomic import temp_beside
+
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = temp_beside(path)
     frame.to_parquet(tmp, index=False)
     os.replace(tmp, path)
     return path

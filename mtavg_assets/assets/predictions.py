@@ -25,6 +25,7 @@ from mtavg_assets.settings import DataLayout
 class PredictionsConfig(dg.Config):
     mode: str = "missing"  # missing | failed | missing_and_failed
     budget_usd: float | None = None  # stop scheduling new cells once spent (overrides the entry's)
+    lock_timeout_s: float = 3600.0  # wait this long for another run evaluating the same model
 
 
 def media_lookup(layout: DataLayout, recipe: str):
@@ -95,32 +96,34 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mt
         raise dg.Failure(f"evaluation of {name!r} blocked: {reason}", allow_retries=False)
     instances = read_parquet(layout.derived("validated_qa"))
     store = PredictionStore(layout, name)
-    cells, answered = select_cells(instances, store.load(), entry, config.mode)
-    estimate = estimate_cost_usd(entry, cells)
-    context.log.info(
-        f"{name}: {len(instances)} instances, {answered} already answered, {len(cells)} to ask; "
-        f"estimated cost {'unknown (no price in models.yaml)' if estimate is None else f'${estimate:.4f}'}"
-    )
-    evaluator = build_evaluator(entry, instances, layout.media_dir)
-    bar = tqdm(
-        total=len(cells),
-        desc=name,
-        unit="cell",
-        mininterval=1.0,
-        disable=not (os.environ.get(PROGRESS_BAR_ENV) and len(cells)),
-    )
-    summary = asyncio.run(
-        evaluate_cells(
-            evaluator,
-            cells,
-            store,
-            media_lookup(layout, entry.media_recipe),
-            budget_usd=config.budget_usd if config.budget_usd is not None else entry.budget_usd,
-            progress=progress_logger(context.log, bar),
+    holder = f"run {context.run_id} (pid {os.getpid()})"
+    with store.exclusive(holder, config.lock_timeout_s, on_wait=context.log.warning):
+        cells, answered = select_cells(instances, store.load(), entry, config.mode)
+        estimate = estimate_cost_usd(entry, cells)
+        context.log.info(
+            f"{name}: {len(instances)} instances, {answered} already answered, {len(cells)} to ask; "
+            f"estimated cost {'unknown (no price in models.yaml)' if estimate is None else f'${estimate:.4f}'}"
         )
-    )
-    bar.close()
-    rows = store.compact()
+        evaluator = build_evaluator(entry, instances, layout.media_dir)
+        bar = tqdm(
+            total=len(cells),
+            desc=name,
+            unit="cell",
+            mininterval=1.0,
+            disable=not (os.environ.get(PROGRESS_BAR_ENV) and len(cells)),
+        )
+        summary = asyncio.run(
+            evaluate_cells(
+                evaluator,
+                cells,
+                store,
+                media_lookup(layout, entry.media_recipe),
+                budget_usd=config.budget_usd if config.budget_usd is not None else entry.budget_usd,
+                progress=progress_logger(context.log, bar),
+            )
+        )
+        bar.close()
+        rows = store.compact()
     current = rows[rows["instance_id"].isin(instances["instance_id"])]
     status_counts = current["status"].value_counts().to_dict()
     if summary.budget_stopped:

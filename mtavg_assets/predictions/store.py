@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from filelock import FileLock, Timeout
 
+from mtavg_assets.atomic import temp_beside
 from mtavg_assets.settings import DataLayout
 
 SCHEMA = pa.schema(
@@ -43,12 +46,43 @@ SCHEMA = pa.schema(
 COLUMNS = SCHEMA.names
 
 
+class PartitionBusy(RuntimeError):
+    """Another run holds this model's predictions."""
+
+
 class PredictionStore:
     def __init__(self, layout: DataLayout, model: str):
         self.model = model
         self.parquet_path = layout.predictions_file(model)
         self.journal_path = layout.journal_file(model)
         self._journal = None
+
+    @contextmanager
+    def exclusive(self, holder: str, timeout_s: float, on_wait=None):
+        """Hold this model's predictions for a whole evaluation (select, ask, journal, compact):
+        two runs on one model never ask, pay for or lose the same cell. An OS file lock, so a
+        killed holder releases it. Waits up to `timeout_s`, telling `on_wait` who holds it."""
+        folder = self.parquet_path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        owner = folder / ".lock.owner"
+        lock = FileLock(str(folder / ".lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            current = owner.read_text() if owner.exists() else "another run"
+            if on_wait:
+                on_wait(f"{self.model} is being evaluated by {current}; waiting up to {timeout_s:.0f}s")
+            try:
+                lock.acquire(timeout=timeout_s)
+            except Timeout:
+                current = owner.read_text() if owner.exists() else "another run"
+                raise PartitionBusy(f"{self.model} is being evaluated by {current}") from None
+        try:
+            owner.write_text(holder)
+            yield self
+        finally:
+            owner.unlink(missing_ok=True)
+            lock.release()
 
     def load(self) -> pd.DataFrame:
         """Latest row per instance from the Parquet file and any journal left by an earlier run."""
@@ -100,7 +134,7 @@ class PredictionStore:
         rows = self.load()
         self.parquet_path.parent.mkdir(parents=True, exist_ok=True)
         table = pa.Table.from_pandas(rows.reindex(columns=COLUMNS), schema=SCHEMA, preserve_index=False)
-        tmp = self.parquet_path.with_suffix(".parquet.tmp")
+        tmp = temp_beside(self.parquet_path)
         pq.write_table(table, tmp)
         os.replace(tmp, self.parquet_path)
         self.journal_path.unlink(missing_ok=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 
+from mtavg_assets.atomic import write_text_atomic
 from mtavg_assets.settings import DataLayout
 
 
@@ -24,9 +24,7 @@ def validated_qa_fingerprint(layout: DataLayout) -> str:
 
 def record_qa_gate(layout: DataLayout, passed: bool, failed: list[str]) -> None:
     doc = {"validated_qa_sha256": validated_qa_fingerprint(layout), "passed": passed, "failed": failed}
-    tmp = _gate_file(layout).with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc))
-    os.replace(tmp, _gate_file(layout))
+    write_text_atomic(_gate_file(layout), json.dumps(doc))
 
 
 def qa_gate_status(layout: DataLayout) -> tuple[str, str]:
