@@ -132,6 +132,10 @@ def print_inputs_summary(layout: DataLayout) -> None:
     print(f"QA: {len(lines)} lines = {len(valid)} valid + {len(rejects)} rejected")
     for reason, count in rejects["reason"].value_counts().head(5).items():
         print(f"  rejected x{count}: {reason}")
+    registry = pd.read_parquet(layout.derived("model_registry"))
+    entries = registry[registry["status"] != "retired"]
+    valid_models = int((entries["status"] == "active").sum())
+    print(f"models: {len(entries)} entries = {valid_models} valid + {len(entries) - valid_models} invalid")
 
 
 def print_leaderboard(layout: DataLayout) -> None:

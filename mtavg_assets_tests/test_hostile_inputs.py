@@ -160,3 +160,52 @@ def test_a_metric_build_killed_by_sigkill_never_blocks_the_next_run(demo_layout,
     assert f"run {held_by} had been killed" in again.stdout
     assert instance.get_run_by_id(held_by).status == dg.DagsterRunStatus.FAILURE
     assert not instance.event_log_storage.get_concurrency_info(DUCKDB_POOL).claimed_slots
+
+
+def test_a_run_with_bad_rows_of_every_kind_exits_zero_and_counts_reconcile(demo_layout, tmp_path):
+    """Hostile rows in every input at once: the CLI run completes, each bad row is a reject with a
+    reason, the printed counts reconcile, and the offline baselines evaluate everything valid."""
+    _append_manifest(
+        demo_layout,
+        [
+            {"clip_id": "m1", "path": "x.mp4", "n_speakers": "two"},
+            {"clip_id": ["m2"], "path": "x.mp4"},
+            {"clip_id": "m3", "path": "../../etc/passwd"},
+        ],
+    )
+    with demo_layout.clip_manifest.open("ab") as fh:
+        fh.write(b'{"clip_id": "m4", "path": "\xff.mp4"}\n{"clip_id": "m5", "n_speakers": NaN}\n')
+    qa_file = demo_layout.qa_dir / "hostile.jsonl"
+    good = json.loads((demo_layout.qa_dir / "demo_core.jsonl").read_text().splitlines()[0])
+    bad_rows = [
+        {**good, "instance_id": "h1", "options": ["a", "a"]},
+        {**good, "instance_id": "h2", "answer_span": [True, 1]},
+        {**good, "instance_id": "h3", "question": "   "},
+        {**good, "instance_id": "h4", "subset": "short_drama"},
+    ]
+    qa_file.write_bytes(
+        b"".join(json.dumps(r).encode() + b"\n" for r in bad_rows) + b'{"instance_id": "h5\xfe"}\n[1]\n{"a": NaN}\n'
+    )
+    demo_layout.models_file.write_text(
+        demo_layout.models_file.read_text()
+        + "  - {name: '..', provider: random}\n"
+        + "  - {name: m, provider: gemini, model: g, api_key_env: K, media: frames}\n"
+        + "  - {name: c, provider: random, circular: 'no'}\n"
+        + "  - {name: z, provider: openai, model: x, api_key_env: K, timeout_s: .inf}\n"
+    )
+    done = run_cli("run", demo_layout.root, tmp_path / "home")
+    assert done.returncode == 0, done.stderr[-3000:]
+    manifest_lines = len(demo_layout.clip_manifest.read_bytes().splitlines())
+    catalog = pd.read_parquet(demo_layout.derived("clip_catalog"))
+    clip_rejects = pd.read_parquet(demo_layout.derived("clip_rejects"))
+    assert len(clip_rejects) == 5 and clip_rejects["reason"].str.len().gt(5).all()
+    assert f"clips: {manifest_lines} manifest lines = {len(catalog)} catalogued + 5 rejected" in done.stdout
+    lines = pd.read_parquet(demo_layout.derived("qa_instances"))
+    valid = pd.read_parquet(demo_layout.derived("validated_qa"))
+    rejects = pd.read_parquet(demo_layout.derived("qa_rejects"))
+    assert set(rejects["source_file"]) == {"hostile.jsonl"} and len(rejects) == 7
+    assert f"QA: {len(lines)} lines = {len(valid)} valid + 7 rejected" in done.stdout
+    assert "models: 6 entries = 2 valid + 4 invalid" in done.stdout
+    for model in ("random", "prior"):
+        rows = pd.read_parquet(demo_layout.predictions_file(model))
+        assert set(valid["instance_id"]) <= set(rows["instance_id"])
