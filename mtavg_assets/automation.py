@@ -12,7 +12,7 @@ import hashlib
 
 import dagster as dg
 
-from mtavg_assets.assets.models import models_partitions
+from mtavg_assets.assets.models import models_partitions, partition_changes
 from mtavg_assets.media.probe import file_identity
 from mtavg_assets.qa.gate import qa_gate_status
 from mtavg_assets.qa.load import qa_files
@@ -79,8 +79,9 @@ def input_files_sensor(context: dg.SensorEvaluationContext, mtavg: MtavgData) ->
     layout = mtavg.layout
     fingerprint = input_fingerprint(layout)
     known = set(context.instance.get_dynamic_partitions(models_partitions.name))
-    new_models = [e.name for e in load_registry(layout.models_file).entries if e.name not in known]
-    partition_requests = [models_partitions.build_add_request(new_models)] if new_models else []
+    added, removed = partition_changes(known, load_registry(layout.models_file).entries)
+    partition_requests = [models_partitions.build_add_request(added)] if added else []
+    partition_requests += [models_partitions.build_delete_request(removed)] if removed else []
     if fingerprint == context.cursor:
         return dg.SensorResult(skip_reason="inputs unchanged", dynamic_partitions_requests=partition_requests)
     return dg.SensorResult(

@@ -65,5 +65,9 @@ class DataLayout:
         return self.predictions_dir / model / "journal.jsonl"
 
     @property
+    def locks_dir(self) -> Path:
+        return self.root / ".locks"
+
+    @property
     def duckdb_file(self) -> Path:
         return self.root / "mtavg.duckdb"

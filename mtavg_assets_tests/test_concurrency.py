@@ -54,3 +54,52 @@ def test_two_clis_at_once_ask_each_cell_once_and_lose_nothing(demo_layout, tmp_p
             if line.startswith("omni: asked")
         )
         assert asked == [0, len(valid)]
+
+
+def test_the_provider_limit_holds_on_every_launch_path(demo_layout):
+    """Whether a run comes from the evaluate_model job (tagged) or from the asset page / a backfill
+    (the implicit asset job, untagged), it waits for the provider's lock: while another run holds
+    it, nothing is asked; when it is free, the run proceeds."""
+    import dagster as dg
+
+    from mtavg_assets.assets.predictions import predictions
+    from mtavg_assets.locks import hold
+    from mtavg_assets.resources import MtavgData
+    from mtavg_assets_tests.conftest import PipelineRunner
+
+    with FakeProviderServer(FakeConfig()) as server:
+        demo_layout.models_file.write_text(
+            OFFLINE_MODELS
+            + "".join(
+                f"  - {{name: {name}, provider: openai_compatible, model: omni, base_url: '{server.base_url}/v1', "
+                "media: frames, frames: 2}\n"
+                for name in ("omni-a", "omni-b")
+            )
+        )
+        runner = PipelineRunner(demo_layout)
+        assert runner.run("prepare_benchmark").success
+        short = {"ops": {"predictions": {"config": {"lock_timeout_s": 0.2}}}}
+        lock = demo_layout.locks_dir / "provider-openai_compatible.lock"
+
+        def asset_page(partition, config):
+            return dg.materialize(
+                [predictions],
+                partition_key=partition,
+                instance=runner.instance,
+                resources={"mtavg": MtavgData(data_dir=str(demo_layout.root))},
+                run_config=config,
+                raise_on_error=False,
+                selection=[predictions],
+            )
+
+        with hold(lock, "provider-openai_compatible", "the test (another run)", 1.0):
+            tagged = runner.run("evaluate_model", partition_key="omni-a", run_config=short)
+            untagged = asset_page("omni-b", short)
+            for result in (tagged, untagged):
+                assert not result.success
+                message = result.get_step_failure_events()[0].event_specific_data.error.message
+                assert "provider-openai_compatible is held by the test (another run)" in message
+            assert server.model_calls == 0
+        assert runner.run("evaluate_model", partition_key="omni-a").success
+        assert asset_page("omni-b", None).success
+        assert server.model_calls == 2 * len(pd.read_parquet(demo_layout.derived("validated_qa")))

@@ -21,26 +21,29 @@ from mtavg_assets.resources import MtavgData
     description="ffprobe facts and sha256 of every clip in the manifest; unreadable clips go to clip_rejects.",
 )
 def clip_catalog(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.MaterializeResult:
-    layout = mtavg.layout
-    previous_path = layout.derived("clip_catalog")
-    previous = read_parquet(previous_path) if previous_path.exists() else None
-    result = build_catalog(layout.clips_dir, layout.clip_manifest, previous=previous)
-    write_parquet(result.catalog, layout.derived("clip_catalog"))
-    write_parquet(result.rejects, layout.derived("clip_rejects"))
-    for reject in result.rejects.itertuples():
-        context.log.warning(f"clip rejected: {reject.clip_id or '(line ' + str(reject.line_no) + ')'}: {reject.reason}")
-    reasons = result.rejects["reason"].value_counts().rename_axis("reason").reset_index(name="clips")
-    return dg.MaterializeResult(
-        metadata={
-            "manifest_lines": result.manifest_lines,
-            "clips": len(result.catalog),
-            "rejected": len(result.rejects),
-            "total_duration_s": float(result.catalog["duration_s"].sum()) if len(result.catalog) else 0.0,
-            "reject_reasons": dg.MetadataValue.md(reasons.to_markdown(index=False) if len(reasons) else "none"),
-            "dagster/row_count": len(result.catalog),
-        },
-        data_version=dg.DataVersion(fingerprint(result.catalog["sha256"])),
-    )
+    with mtavg.lock("clip_catalog", context):
+        layout = mtavg.layout
+        previous_path = layout.derived("clip_catalog")
+        previous = read_parquet(previous_path) if previous_path.exists() else None
+        result = build_catalog(layout.clips_dir, layout.clip_manifest, previous=previous)
+        write_parquet(result.catalog, layout.derived("clip_catalog"))
+        write_parquet(result.rejects, layout.derived("clip_rejects"))
+        for reject in result.rejects.itertuples():
+            context.log.warning(
+                f"clip rejected: {reject.clip_id or '(line ' + str(reject.line_no) + ')'}: {reject.reason}"
+            )
+        reasons = result.rejects["reason"].value_counts().rename_axis("reason").reset_index(name="clips")
+        return dg.MaterializeResult(
+            metadata={
+                "manifest_lines": result.manifest_lines,
+                "clips": len(result.catalog),
+                "rejected": len(result.rejects),
+                "total_duration_s": float(result.catalog["duration_s"].sum()) if len(result.catalog) else 0.0,
+                "reject_reasons": dg.MetadataValue.md(reasons.to_markdown(index=False) if len(reasons) else "none"),
+                "dagster/row_count": len(result.catalog),
+            },
+            data_version=dg.DataVersion(fingerprint(result.catalog["sha256"])),
+        )
 
 
 @dg.asset_check(asset=clip_catalog, description="Every manifest line ends in the catalog or in clip_rejects.")
@@ -63,52 +66,56 @@ def clip_catalog_reconciles(mtavg: MtavgData) -> dg.AssetCheckResult:
     "made once and reused while the content is unchanged.",
 )
 def clip_media(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.MaterializeResult:
-    layout = mtavg.layout
-    catalog = read_parquet(layout.derived("clip_catalog"))
-    recipes = sorted({e.media_recipe for e in load_registry(layout.models_file).entries if not e.offline})
-    jobs = [(clip, recipe) for recipe in recipes for clip in catalog.itertuples()]
+    with mtavg.lock("clip_media", context):
+        layout = mtavg.layout
+        catalog = read_parquet(layout.derived("clip_catalog"))
+        runnable = [e for e in load_registry(layout.models_file).entries if not e.offline and not e.missing_key]
+        recipes = sorted({e.media_recipe for e in runnable})  # only for entries that can run here
+        jobs = [(clip, recipe) for recipe in recipes for clip in catalog.itertuples()]
 
-    def make(job):
-        clip, recipe = job
-        row = {"clip_id": clip.clip_id, "sha256": clip.sha256, "recipe": recipe}
-        try:
-            media = derive(
-                layout.clips_dir / clip.path,
-                clip.sha256,
-                clip.duration_s,
-                clip.width,
-                clip.height,
-                recipe,
-                layout.media_dir,
-            )
-        except Exception as exc:  # noqa: BLE001 - one clip that ffmpeg cannot convert must not stop the others
-            return {**row, "files": {}, "error": f"{type(exc).__name__}: {str(exc).strip()[-300:]}"}
-        return {
-            **row,
-            "files": media.files,
-            "frames": media.frames,
-            "fps": media.fps,
-            "resolution": media.resolution,
-            "has_audio": media.has_audio,
-            "error": None,
-        }
+        def make(job):
+            clip, recipe = job
+            row = {"clip_id": clip.clip_id, "sha256": clip.sha256, "recipe": recipe}
+            try:
+                media = derive(
+                    layout.clips_dir / clip.path,
+                    clip.sha256,
+                    clip.duration_s,
+                    clip.width,
+                    clip.height,
+                    recipe,
+                    layout.media_dir,
+                )
+            except Exception as exc:  # noqa: BLE001 - one clip that ffmpeg cannot convert must not stop the others
+                return {**row, "files": {}, "error": f"{type(exc).__name__}: {str(exc).strip()[-300:]}"}
+            return {
+                **row,
+                "files": media.files,
+                "frames": media.frames,
+                "fps": media.fps,
+                "resolution": media.resolution,
+                "has_audio": media.has_audio,
+                "error": None,
+            }
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        rows = list(pool.map(make, jobs))
-    frame = pd.DataFrame(rows, columns=MEDIA_COLUMNS)
-    frame["files"] = frame["files"].map(json.dumps)
-    write_parquet(frame, layout.derived("clip_media"))
-    failed = frame[frame["error"].notna()]
-    for bad in failed.itertuples():
-        context.log.warning(f"no {bad.recipe} media for clip {bad.clip_id}: {bad.error}")
-    context.log.info(f"{len(rows) - len(failed)} derived inputs for recipes {recipes or '(none: offline models only)'}")
-    return dg.MaterializeResult(
-        metadata={
-            "recipes": ", ".join(recipes) or "none",
-            "derived_inputs": len(rows) - len(failed),
-            "failed": len(failed),
-            "failures": dg.MetadataValue.md(
-                failed[["clip_id", "recipe", "error"]].to_markdown(index=False) if len(failed) else "none"
-            ),
-        }
-    )
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            rows = list(pool.map(make, jobs))
+        frame = pd.DataFrame(rows, columns=MEDIA_COLUMNS)
+        frame["files"] = frame["files"].map(json.dumps)
+        write_parquet(frame, layout.derived("clip_media"))
+        failed = frame[frame["error"].notna()]
+        for bad in failed.itertuples():
+            context.log.warning(f"no {bad.recipe} media for clip {bad.clip_id}: {bad.error}")
+        context.log.info(
+            f"{len(rows) - len(failed)} derived inputs for recipes {recipes or '(none: offline models only)'}"
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "recipes": ", ".join(recipes) or "none",
+                "derived_inputs": len(rows) - len(failed),
+                "failed": len(failed),
+                "failures": dg.MetadataValue.md(
+                    failed[["clip_id", "recipe", "error"]].to_markdown(index=False) if len(failed) else "none"
+                ),
+            }
+        )

@@ -39,19 +39,20 @@ def metric_tables(mtavg: MtavgData) -> dg.MaterializeResult:
     description="Ranking of evaluators (offline baselines marked, statistical ties flagged) with plots: "
     "accuracy by dimension with 95% CIs and a model x category heatmap.",
 )
-def leaderboard(mtavg: MtavgData) -> dg.MaterializeResult:
-    layout = mtavg.layout
-    board = read_table(layout, "leaderboard")
-    plots_dir = layout.root / "plots"
-    bars = dimension_bars(read_table(layout, "metrics_by_dimension"), plots_dir / "accuracy_by_dimension.png")
-    heatmap = category_heatmap(read_table(layout, "metrics_by_category"), plots_dir / "accuracy_by_category.png")
-    return dg.MaterializeResult(
-        metadata={
-            "leaderboard": dg.MetadataValue.md(board.to_markdown(index=False)),
-            "accuracy_by_dimension": dg.MetadataValue.md(bars),
-            "accuracy_by_category": dg.MetadataValue.md(heatmap),
-            "plots": dg.MetadataValue.path(str(plots_dir)),
-            "models": len(board),
-            "top_model": str(board.iloc[0]["model"]) if len(board) else "none",
-        }
-    )
+def leaderboard(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.MaterializeResult:
+    with mtavg.lock("leaderboard", context):
+        layout = mtavg.layout
+        board = read_table(layout, "leaderboard")
+        plots_dir = layout.root / "plots"
+        bars = dimension_bars(read_table(layout, "metrics_by_dimension"), plots_dir / "accuracy_by_dimension.png")
+        heatmap = category_heatmap(read_table(layout, "metrics_by_category"), plots_dir / "accuracy_by_category.png")
+        return dg.MaterializeResult(
+            metadata={
+                "leaderboard": dg.MetadataValue.md(board.to_markdown(index=False)),
+                "accuracy_by_dimension": dg.MetadataValue.md(bars),
+                "accuracy_by_category": dg.MetadataValue.md(heatmap),
+                "plots": dg.MetadataValue.path(str(plots_dir)),
+                "models": len(board),
+                "top_model": str(board.iloc[0]["model"]) if len(board) else "none",
+            }
+        )

@@ -60,13 +60,20 @@ def registry_frame(load, predictions_dir: Path | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=REGISTRY_COLUMNS).astype({"baseline": "boolean"})
 
 
-def sync_model_partitions(instance: dg.DagsterInstance, names: list[str]) -> list[str]:
-    """Add a partition for every registered model not yet known; return the added names."""
-    known = set(instance.get_dynamic_partitions(models_partitions.name))
-    new = [n for n in names if n not in known]
-    if new:
-        instance.add_dynamic_partitions(models_partitions.name, new)
-    return new
+def partition_changes(known: set[str], entries) -> tuple[list[str], list[str]]:
+    """(to add, to remove): the `predictions` partitions are exactly the valid registry entries."""
+    names = [e.name for e in entries]
+    return [n for n in names if n not in known], sorted(known - set(names))
+
+
+def sync_model_partitions(instance: dg.DagsterInstance, entries) -> tuple[list[str], list[str]]:
+    """Make the partitions follow the registry; return (added, removed)."""
+    added, removed = partition_changes(set(instance.get_dynamic_partitions(models_partitions.name)), entries)
+    if added:
+        instance.add_dynamic_partitions(models_partitions.name, added)
+    for name in removed:
+        instance.delete_dynamic_partition(models_partitions.name, name)
+    return added, removed
 
 
 @dg.asset(
@@ -76,19 +83,21 @@ def sync_model_partitions(instance: dg.DagsterInstance, names: list[str]) -> lis
     description="Entries of data/models.yaml, validated one by one; invalid entries are kept with their reason.",
 )
 def model_registry(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.MaterializeResult:
-    layout = mtavg.layout
-    load = load_registry(layout.models_file)
-    frame = registry_frame(load, layout.predictions_dir)
-    write_parquet(frame, layout.derived("model_registry"))
-    for bad in load.invalid:
-        context.log.error(f"models.yaml entry {bad['index']} ({bad['name']}): {bad['reason']}")
-    added = sync_model_partitions(context.instance, [e.name for e in load.entries])
-    return dg.MaterializeResult(
-        metadata={
-            "valid": len(load.entries),
-            "invalid": len(load.invalid),
-            "retired": int((frame["status"] == "retired").sum()),
-            "partitions_added": ", ".join(added) or "none",
-            "registry": dg.MetadataValue.md(frame.drop(columns=["api_key_env"]).to_markdown(index=False)),
-        }
-    )
+    with mtavg.lock("model_registry", context):
+        layout = mtavg.layout
+        load = load_registry(layout.models_file)
+        frame = registry_frame(load, layout.predictions_dir)
+        write_parquet(frame, layout.derived("model_registry"))
+        for bad in load.invalid:
+            context.log.error(f"models.yaml entry {bad['index']} ({bad['name']}): {bad['reason']}")
+        added, removed = sync_model_partitions(context.instance, load.entries)
+        return dg.MaterializeResult(
+            metadata={
+                "valid": len(load.entries),
+                "invalid": len(load.invalid),
+                "retired": int((frame["status"] == "retired").sum()),
+                "partitions_added": ", ".join(added) or "none",
+                "partitions_removed": ", ".join(removed) or "none",
+                "registry": dg.MetadataValue.md(frame.drop(columns=["api_key_env"]).to_markdown(index=False)),
+            }
+        )

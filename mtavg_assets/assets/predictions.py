@@ -1,6 +1,7 @@
 """Predictions: one partition per registered model, incremental and crash-safe."""
 
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -18,7 +19,7 @@ from mtavg_assets.predictions.runner import CELL_MODES, Progress, evaluate_cells
 from mtavg_assets.predictions.store import PredictionStore
 from mtavg_assets.qa.gate import qa_gate_status
 from mtavg_assets.registry import load_registry
-from mtavg_assets.resources import MtavgData
+from mtavg_assets.resources import MtavgData, step_failure
 from mtavg_assets.settings import DataLayout
 
 
@@ -97,7 +98,14 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mt
     instances = read_parquet(layout.derived("validated_qa"))
     store = PredictionStore(layout, name)
     holder = f"run {context.run_id} (pid {os.getpid()})"
-    with store.exclusive(holder, config.lock_timeout_s, on_wait=context.log.warning):
+    # One evaluation per model, and one per API provider (so the entry's concurrency and rate limit
+    # are the provider's), whatever launched the run: asset page, backfill, automation or CLI.
+    provider_lock = (
+        contextlib.nullcontext()
+        if entry.offline
+        else mtavg.lock(f"provider-{entry.provider}", context, timeout_s=config.lock_timeout_s)
+    )
+    with store.exclusive(holder, config.lock_timeout_s, context.log.warning, step_failure), provider_lock:
         cells, answered = select_cells(instances, store.load(), entry, config.mode)
         estimate = estimate_cost_usd(entry, cells)
         context.log.info(

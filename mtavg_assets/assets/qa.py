@@ -18,22 +18,23 @@ from mtavg_assets.resources import MtavgData
     "dropped. Other files in data/qa are listed as ignored.",
 )
 def qa_instances(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.MaterializeResult:
-    layout = mtavg.layout
-    lines = load_qa_lines(layout.qa_dir)
-    ignored = ignored_files(layout.qa_dir)
-    if ignored:
-        context.log.warning(f"not QA files (only *.jsonl is read), ignored: {', '.join(ignored)}")
-    write_parquet(lines, layout.derived("qa_instances"))
-    per_file = lines.groupby("source_file").size().rename("lines").reset_index()
-    return dg.MaterializeResult(
-        metadata={
-            "lines": len(lines),
-            "malformed": int(lines["parse_error"].notna().sum()),
-            "ignored_files": ", ".join(ignored) or "none",
-            "files": dg.MetadataValue.md(per_file.to_markdown(index=False) if len(per_file) else "no QA files"),
-            "dagster/row_count": len(lines),
-        }
-    )
+    with mtavg.lock("qa_instances", context):
+        layout = mtavg.layout
+        lines = load_qa_lines(layout.qa_dir)
+        ignored = ignored_files(layout.qa_dir)
+        if ignored:
+            context.log.warning(f"not QA files (only *.jsonl is read), ignored: {', '.join(ignored)}")
+        write_parquet(lines, layout.derived("qa_instances"))
+        per_file = lines.groupby("source_file").size().rename("lines").reset_index()
+        return dg.MaterializeResult(
+            metadata={
+                "lines": len(lines),
+                "malformed": int(lines["parse_error"].notna().sum()),
+                "ignored_files": ", ".join(ignored) or "none",
+                "files": dg.MetadataValue.md(per_file.to_markdown(index=False) if len(per_file) else "no QA files"),
+                "dagster/row_count": len(lines),
+            }
+        )
 
 
 @dg.multi_asset(
@@ -56,42 +57,43 @@ def qa_instances(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.Mate
     ],
 )
 def validated_qa_and_rejects(context: dg.AssetExecutionContext, mtavg: MtavgData):
-    layout = mtavg.layout
-    taxonomy = mtavg.taxonomy()
-    lines = read_parquet(layout.derived("qa_instances"))
-    result = validate_qa(
-        lines, read_parquet(layout.derived("clip_catalog")), read_parquet(layout.derived("clip_rejects")), taxonomy
-    )
-    write_parquet(result.valid, layout.derived("validated_qa"))
-    write_parquet(result.rejects, layout.derived("qa_rejects"))
-    for reject in result.rejects.itertuples():
-        context.log.warning(f"QA rejected {reject.source_file}:{reject.line_no}: {reject.reason}")
-    by_type = result.valid.groupby(["subset", "question_type"]).size().rename("instances").reset_index()
-    reasons = result.rejects["reason"].str.replace(r"'[^']*'", "'…'", regex=True).value_counts()
-    yield dg.MaterializeResult(
-        asset_key="validated_qa",
-        metadata={
-            "input_lines": len(lines),
-            "valid": len(result.valid),
-            "rejected": len(result.rejects),
-            "taxonomy_version": taxonomy.version,
-            "by_subset_and_type": dg.MetadataValue.md(by_type.to_markdown(index=False) if len(by_type) else "none"),
-            "dagster/row_count": len(result.valid),
-        },
-        data_version=dg.DataVersion(fingerprint(result.valid["content_hash"])),
-    )
-    yield dg.MaterializeResult(
-        asset_key="qa_rejects",
-        metadata={
-            "rejected": len(result.rejects),
-            "reasons": dg.MetadataValue.md(
-                reasons.rename_axis("reason").reset_index(name="lines").to_markdown(index=False)
-                if len(reasons)
-                else "none"
-            ),
-            "dagster/row_count": len(result.rejects),
-        },
-    )
+    with mtavg.lock("validated_qa", context):
+        layout = mtavg.layout
+        taxonomy = mtavg.taxonomy()
+        lines = read_parquet(layout.derived("qa_instances"))
+        result = validate_qa(
+            lines, read_parquet(layout.derived("clip_catalog")), read_parquet(layout.derived("clip_rejects")), taxonomy
+        )
+        write_parquet(result.valid, layout.derived("validated_qa"))
+        write_parquet(result.rejects, layout.derived("qa_rejects"))
+        for reject in result.rejects.itertuples():
+            context.log.warning(f"QA rejected {reject.source_file}:{reject.line_no}: {reject.reason}")
+        by_type = result.valid.groupby(["subset", "question_type"]).size().rename("instances").reset_index()
+        reasons = result.rejects["reason"].str.replace(r"'[^']*'", "'…'", regex=True).value_counts()
+        yield dg.MaterializeResult(
+            asset_key="validated_qa",
+            metadata={
+                "input_lines": len(lines),
+                "valid": len(result.valid),
+                "rejected": len(result.rejects),
+                "taxonomy_version": taxonomy.version,
+                "by_subset_and_type": dg.MetadataValue.md(by_type.to_markdown(index=False) if len(by_type) else "none"),
+                "dagster/row_count": len(result.valid),
+            },
+            data_version=dg.DataVersion(fingerprint(result.valid["content_hash"])),
+        )
+        yield dg.MaterializeResult(
+            asset_key="qa_rejects",
+            metadata={
+                "rejected": len(result.rejects),
+                "reasons": dg.MetadataValue.md(
+                    reasons.rename_axis("reason").reset_index(name="lines").to_markdown(index=False)
+                    if len(reasons)
+                    else "none"
+                ),
+                "dagster/row_count": len(result.rejects),
+            },
+        )
 
 
 @dg.asset_check(
@@ -134,10 +136,11 @@ def qa_expectations(mtavg: MtavgData) -> dg.AssetCheckResult:
     code_version="qa-subsets-1",
     description="Subset membership (core, short_drama, temporal_localization) of validated instances.",
 )
-def qa_subsets(mtavg: MtavgData) -> dg.MaterializeResult:
-    layout = mtavg.layout
-    valid = read_parquet(layout.derived("validated_qa"))
-    subsets = valid[["subset", "instance_id", "question_type", "dimension", "category"]]
-    write_parquet(subsets, layout.derived("qa_subsets"))
-    counts = subsets.groupby("subset").size()
-    return dg.MaterializeResult(metadata={f"{name}_instances": int(n) for name, n in counts.items()})
+def qa_subsets(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.MaterializeResult:
+    with mtavg.lock("qa_subsets", context):
+        layout = mtavg.layout
+        valid = read_parquet(layout.derived("validated_qa"))
+        subsets = valid[["subset", "instance_id", "question_type", "dimension", "category"]]
+        write_parquet(subsets, layout.derived("qa_subsets"))
+        counts = subsets.groupby("subset").size()
+        return dg.MaterializeResult(metadata={f"{name}_instances": int(n) for name, n in counts.items()})

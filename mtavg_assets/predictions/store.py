@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import contextmanager
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from filelock import FileLock, Timeout
 
 from mtavg_assets.atomic import temp_beside
+from mtavg_assets.locks import LockBusy, hold
 from mtavg_assets.settings import DataLayout
 
 SCHEMA = pa.schema(
@@ -46,10 +45,6 @@ SCHEMA = pa.schema(
 COLUMNS = SCHEMA.names
 
 
-class PartitionBusy(RuntimeError):
-    """Another run holds this model's predictions."""
-
-
 class PredictionStore:
     def __init__(self, layout: DataLayout, model: str):
         self.model = model
@@ -57,32 +52,11 @@ class PredictionStore:
         self.journal_path = layout.journal_file(model)
         self._journal = None
 
-    @contextmanager
-    def exclusive(self, holder: str, timeout_s: float, on_wait=None):
+    def exclusive(self, holder: str, timeout_s: float, on_wait=None, busy=LockBusy):
         """Hold this model's predictions for a whole evaluation (select, ask, journal, compact):
-        two runs on one model never ask, pay for or lose the same cell. An OS file lock, so a
-        killed holder releases it. Waits up to `timeout_s`, telling `on_wait` who holds it."""
-        folder = self.parquet_path.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        owner = folder / ".lock.owner"
-        lock = FileLock(str(folder / ".lock"))
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            current = owner.read_text() if owner.exists() else "another run"
-            if on_wait:
-                on_wait(f"{self.model} is being evaluated by {current}; waiting up to {timeout_s:.0f}s")
-            try:
-                lock.acquire(timeout=timeout_s)
-            except Timeout:
-                current = owner.read_text() if owner.exists() else "another run"
-                raise PartitionBusy(f"{self.model} is being evaluated by {current}") from None
-        try:
-            owner.write_text(holder)
-            yield self
-        finally:
-            owner.unlink(missing_ok=True)
-            lock.release()
+        two runs on one model never ask, pay for or lose the same cell."""
+        what = f"{self.model} (being evaluated)"
+        return hold(self.parquet_path.parent / ".lock", what, holder, timeout_s, on_wait, busy)
 
     def load(self) -> pd.DataFrame:
         """Latest row per instance from the Parquet file and any journal left by an earlier run."""
