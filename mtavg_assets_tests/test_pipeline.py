@@ -164,3 +164,18 @@ def test_cli_run_prints_reconciled_counts_and_the_leaderboard(demo_layout):
     )
     again = run_cli("run", demo_layout.root)
     assert f"random: asked 0 cells ({valid} already answered), 0 calls" in again.stdout
+
+
+def test_a_removed_model_leaves_partitions_and_every_metric_table(pipeline):
+    pipeline.run_all(["random", "prior"])
+    pipeline.layout.models_file.write_text("models:\n  - {name: random, provider: random, seed: 7}\n")
+    result = pipeline.run("prepare_benchmark")
+    assert result.success
+    assert pipeline.instance.get_dynamic_partitions("models") == ["random"]
+    meta = pipeline.materializations(result, "model_registry")[0]
+    assert meta["partitions_removed"] == "prior" and meta["retired"] == 1
+    assert pipeline.run("build_metrics").success
+    assert list(_db(pipeline.layout, "SELECT model FROM leaderboard")["model"]) == ["random"]
+    models = _db(pipeline.layout, "SELECT name, status FROM models").set_index("name")["status"]
+    assert models.to_dict() == {"random": "active", "prior": "retired"}
+    assert pipeline.layout.predictions_file("prior").exists()  # its Parquet stays on disk
