@@ -59,6 +59,7 @@ def evaluation_requests(layout: DataLayout, run_key_suffix: str, log=None) -> li
 @dg.schedule(
     job_name="prepare_benchmark",
     cron_schedule="0 2 * * *",
+    execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Nightly: re-prepare the benchmark; the sensors then re-evaluate every model partition "
     "(only new or changed cells) and rebuild the metrics.",

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import dagster as dg
 import pandas as pd
 
+from mtavg_assets.assets import OWNERS
 from mtavg_assets.jsonl import read_jsonl
 from mtavg_assets.media.probe import build_catalog
 from mtavg_assets.media.recipes import MEDIA_COLUMNS, derive
@@ -16,6 +17,8 @@ from mtavg_assets.resources import MtavgData
 
 @dg.asset(
     group_name="clips",
+    owners=OWNERS,
+    tags={"mtavg/stage": "prepare"},
     kinds={"ffmpeg", "parquet"},
     code_version="clip-catalog-2",
     description="ffprobe facts and sha256 of every clip in the manifest; unreadable clips go to clip_rejects.",
@@ -59,6 +62,8 @@ def clip_catalog_reconciles(mtavg: MtavgData) -> dg.AssetCheckResult:
 
 @dg.asset(
     group_name="clips",
+    owners=OWNERS,
+    tags={"mtavg/stage": "prepare"},
     kinds={"ffmpeg", "parquet"},
     deps=[clip_catalog, "model_registry"],
     code_version="clip-media-2",

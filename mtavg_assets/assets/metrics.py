@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from mtavg_assets.assets import OWNERS
 from mtavg_assets.assets.clips import clip_catalog
 from mtavg_assets.assets.models import model_registry
 from mtavg_assets.assets.predictions import predictions
@@ -14,6 +15,8 @@ DUCKDB_POOL = "duckdb_writer"
 
 @dg.asset(
     group_name="metrics",
+    owners=OWNERS,
+    tags={"mtavg/stage": "report"},
     kinds={"duckdb", "sql"},
     deps=[predictions, "validated_qa", "qa_rejects", clip_catalog, model_registry],
     pool=DUCKDB_POOL,
@@ -33,8 +36,11 @@ def metric_tables(mtavg: MtavgData) -> dg.MaterializeResult:
 
 @dg.asset(
     group_name="metrics",
+    owners=OWNERS,
+    tags={"mtavg/stage": "report"},
     kinds={"duckdb"},
     deps=[metric_tables],
+    pool=DUCKDB_POOL,  # reads the database the writer replaces, and writes the plots: one at a time
     code_version="leaderboard-1",
     description="Ranking of evaluators (offline baselines marked, statistical ties flagged) with plots: "
     "accuracy by dimension with 95% CIs and a model x category heatmap.",

@@ -5,6 +5,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from mtavg_assets.assets import OWNERS
 from mtavg_assets.parquet_io import write_parquet
 from mtavg_assets.registry import load_registry
 from mtavg_assets.resources import MtavgData
@@ -78,6 +79,8 @@ def sync_model_partitions(instance: dg.DagsterInstance, entries) -> tuple[list[s
 
 @dg.asset(
     group_name="evaluation",
+    owners=OWNERS,
+    tags={"mtavg/stage": "evaluate"},
     kinds={"yaml", "parquet"},
     code_version="model-registry-1",
     description="Entries of data/models.yaml, validated one by one; invalid entries are kept with their reason.",

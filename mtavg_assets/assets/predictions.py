@@ -9,13 +9,14 @@ import time
 import dagster as dg
 from tqdm import tqdm
 
+from mtavg_assets.assets import OWNERS
 from mtavg_assets.assets.clips import clip_media
 from mtavg_assets.assets.models import model_registry, models_partitions
 from mtavg_assets.evaluators.factory import build_evaluator
 from mtavg_assets.parquet_io import read_parquet
 from mtavg_assets.predictions.audit import DUPLICATE, audit_predictions
 from mtavg_assets.predictions.costs import estimate_cost_usd
-from mtavg_assets.predictions.runner import CELL_MODES, Progress, evaluate_cells, select_cells
+from mtavg_assets.predictions.runner import CellMode, Progress, evaluate_cells, select_cells
 from mtavg_assets.predictions.store import PredictionStore
 from mtavg_assets.qa.gate import qa_gate_status
 from mtavg_assets.registry import load_registry
@@ -24,7 +25,7 @@ from mtavg_assets.settings import DataLayout
 
 
 class PredictionsConfig(dg.Config):
-    mode: str = "missing"  # missing | failed | missing_and_failed
+    mode: CellMode = "missing"  # missing | failed | missing_and_failed
     budget_usd: float | None = None  # stop scheduling new cells once spent (overrides the entry's)
     lock_timeout_s: float = 3600.0  # wait this long for another run evaluating the same model
 
@@ -72,6 +73,8 @@ def progress_logger(log, bar: tqdm | None = None, every_s: float = 10.0):
 @dg.asset(
     partitions_def=models_partitions,
     group_name="evaluation",
+    owners=OWNERS,
+    tags={"mtavg/stage": "evaluate"},
     kinds={"python", "parquet"},
     deps=["validated_qa", clip_media, model_registry],
     code_version="predictions-1",
@@ -79,8 +82,6 @@ def progress_logger(log, bar: tqdm | None = None, every_s: float = 10.0):
     "under the current cache key are asked. Each answer is journaled on arrival.",
 )
 def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mtavg: MtavgData) -> dg.MaterializeResult:
-    if config.mode not in CELL_MODES:
-        raise dg.Failure(f"mode must be one of {CELL_MODES}")
     layout = mtavg.layout
     name = context.partition_key
     load = load_registry(layout.models_file)

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from mtavg_assets.assets import OWNERS
 from mtavg_assets.assets.clips import clip_catalog
 from mtavg_assets.parquet_io import fingerprint, read_parquet, write_parquet
 from mtavg_assets.qa.gate import record_qa_gate
@@ -12,6 +13,8 @@ from mtavg_assets.resources import MtavgData
 
 @dg.asset(
     group_name="qa",
+    owners=OWNERS,
+    tags={"mtavg/stage": "prepare"},
     kinds={"parquet"},
     code_version="qa-instances-1",
     description="Every non-blank line of data/qa/*.jsonl (any case), parsed or with its parse error; nothing "
@@ -42,16 +45,20 @@ def qa_instances(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.Mate
     specs=[
         dg.AssetSpec(
             "validated_qa",
-            code_version="validated-qa-1",
+            code_version="validated-qa-2",
             deps=[qa_instances, clip_catalog],
             kinds={"parquet"},
+            owners=OWNERS,
+            tags={"mtavg/stage": "prepare"},
             description="QA instances that passed schema, taxonomy and referential checks.",
         ),
         dg.AssetSpec(
             "qa_rejects",
-            code_version="validated-qa-1",
+            code_version="validated-qa-2",
             deps=[qa_instances, clip_catalog],
             kinds={"parquet"},
+            owners=OWNERS,
+            tags={"mtavg/stage": "prepare"},
             description="Rejected QA lines with the reason; valid + rejected == input, always.",
         ),
     ],
@@ -131,6 +138,8 @@ def qa_expectations(mtavg: MtavgData) -> dg.AssetCheckResult:
 
 @dg.asset(
     group_name="qa",
+    owners=OWNERS,
+    tags={"mtavg/stage": "prepare"},
     kinds={"parquet"},
     deps=["validated_qa"],
     code_version="qa-subsets-1",

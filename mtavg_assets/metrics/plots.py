@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 from pathlib import Path
 
 import matplotlib
@@ -13,13 +14,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from mtavg_assets.atomic import temp_beside  # noqa: E402
+
 
 def _save(fig, path: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
-    path.write_bytes(buffer.getvalue())
+    tmp = temp_beside(path)
+    tmp.write_bytes(buffer.getvalue())
+    os.replace(tmp, path)  # a reader never sees half a PNG
     return f"![{path.stem}](data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()})"
 
 

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal, get_args
 
 import pandas as pd
 from aiolimiter import AsyncLimiter
@@ -20,7 +21,8 @@ from mtavg_assets.evaluators.prompts import render_prompt
 from mtavg_assets.predictions.cache import FINAL_STATUSES, RETRYABLE_STATUSES, cache_key
 from mtavg_assets.predictions.store import PredictionStore
 
-CELL_MODES = ("missing", "failed", "missing_and_failed")
+CellMode = Literal["missing", "failed", "missing_and_failed"]  # which cells a run asks
+CELL_MODES = get_args(CellMode)
 ProgressFn = Callable[["Progress"], None]
 
 
