@@ -25,6 +25,29 @@ def test_definitions_validate_from_the_workspace(tmp_path):
     assert "Validation successful" in result.stdout + result.stderr
 
 
+def test_dg_checks_and_lists_the_project(tmp_path):
+    """`dg check defs` and `dg list defs` work on the project (a dg project: [tool.dg] in pyproject)."""
+    dg_cli = Path(sys.executable).with_name("dg")
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "VIRTUAL_ENV": str(Path(sys.executable).parent.parent)}
+    check = subprocess.run(
+        [str(dg_cli), "check", "defs"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=240
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "All definitions loaded successfully" in check.stdout + check.stderr
+    listed = subprocess.run(
+        [str(dg_cli), "list", "defs", "--json"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=240
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert '"predictions"' in listed.stdout and '"leaderboard"' in listed.stdout
+
+
+def test_every_asset_has_an_owner_a_stage_and_a_description():
+    from mtavg_assets.definitions import defs
+
+    for spec in defs.resolve_all_asset_specs():
+        assert spec.owners and spec.description and "mtavg/stage" in spec.tags, spec.key
+
+
 def test_asset_graph_matches_the_design():
     from mtavg_assets.definitions import defs
 
