@@ -3,11 +3,12 @@
 import dagster as dg
 
 from mtavg_assets import automation
-from mtavg_assets.assets import clips, metrics, models, predictions, qa
+from mtavg_assets.assets import clips, inputs, metrics, models, predictions, qa
 from mtavg_assets.registry import load_registry
 from mtavg_assets.resources import MtavgData
 
-ALL_ASSETS = dg.load_assets_from_modules([clips, qa, models, predictions, metrics])
+ALL_ASSETS = [*inputs.INPUTS, *dg.load_assets_from_modules([clips, qa, models, predictions, metrics])]
+PROVIDER_TAG = "mtavg/provider"
 ALL_CHECKS = dg.load_asset_checks_from_modules([clips, qa, models, predictions, metrics])
 
 prepare_benchmark_job = dg.define_asset_job(
@@ -34,7 +35,7 @@ def evaluate_model_job(resource: MtavgData):
     def provider_tags(partition_key: str) -> dict[str, str]:
         entries = {e.name: e for e in load_registry(resource.layout.models_file).entries}
         entry = entries.get(partition_key)
-        return {automation.PROVIDER_TAG: entry.provider if entry else "unknown"}
+        return {PROVIDER_TAG: entry.provider if entry else "unknown"}
 
     return dg.define_asset_job(
         "evaluate_model",
@@ -56,12 +57,8 @@ def build_definitions(data_dir: str | None = None) -> dg.Definitions:
         assets=ALL_ASSETS,
         asset_checks=ALL_CHECKS,
         jobs=[prepare_benchmark_job, evaluate_model_job(resource), build_metrics_job, check_qa_job],
-        schedules=[automation.nightly_reevaluation],
-        sensors=[
-            automation.input_files_sensor,
-            automation.evaluate_after_prepare,
-            automation.metrics_after_predictions,
-        ],
+        sensors=[automation.input_changes, automation.automation_sensor],
+        executor=dg.in_process_executor,  # steps are small: no process per step
         resources={"mtavg": resource},
     )
 

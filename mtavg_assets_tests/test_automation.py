@@ -1,121 +1,187 @@
-"""Schedule and sensors produce the expected run requests; a failed QA check blocks evaluation;
-1% new QA instances make the next nightly cycle evaluate exactly those cells."""
+"""Declarative Automation, tick by tick, as the daemon runs it: which assets and partitions each
+evaluation requests, and what executing those requests asks of the models."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 import dagster as dg
+import duckdb
 import pandas as pd
 
 from mtavg_assets import automation
 from mtavg_assets.resources import MtavgData
 
-
-def _sensor(sensor, pipeline, cursor=None):
-    context = dg.build_sensor_context(
-        instance=pipeline.instance, cursor=cursor, resources={"mtavg": MtavgData(data_dir=str(pipeline.layout.root))}
-    )
-    return sensor(context)
+PREPARE_ASSETS = {"clip_catalog", "clip_media", "qa_instances", "validated_qa", "qa_rejects", "qa_subsets"}
+REPORT_ASSETS = {"metric_tables", "leaderboard"}
 
 
-def _execute(pipeline, job, requests):
-    results = []
-    for request in requests:
-        result = pipeline.defs.resolve_job_def(job).execute_in_process(
-            instance=pipeline.instance, partition_key=request.partition_key, tags=request.tags, raise_on_error=False
+class Daemon:
+    """The sensor that reports input changes, the automation tick, and the runs it would launch
+    (executed in dependency order, as the backfill the daemon emits would run them)."""
+
+    def __init__(self, pipeline):
+        self.pipeline = pipeline
+        self.sensor_cursor = None
+        self.cursor = None
+
+    def observe(self) -> list[str]:
+        context = dg.build_sensor_context(
+            instance=self.pipeline.instance,
+            cursor=self.sensor_cursor,
+            resources={"mtavg": MtavgData(data_dir=str(self.pipeline.layout.root))},
         )
-        assert result.success
-        results.append(result)
-    return results
+        result = automation.input_changes(context)
+        for event in result.asset_events:
+            self.pipeline.instance.report_runless_asset_event(event)
+        self.sensor_cursor = result.cursor or self.sensor_cursor
+        return sorted(e.asset_key.to_user_string() for e in result.asset_events)
+
+    def tick(self, when: datetime | None = None) -> dict[str, set]:
+        result = dg.evaluate_automation_conditions(
+            defs=self.pipeline.defs, instance=self.pipeline.instance, cursor=self.cursor, evaluation_time=when
+        )
+        self.cursor = result.cursor
+        keys = self.pipeline.defs.resolve_asset_graph().get_all_asset_keys()
+        return {
+            key.to_user_string(): result.get_requested_partitions(key)
+            for key in keys
+            if result.get_requested_partitions(key)
+        }
+
+    def execute(self, requested: dict[str, set]) -> dict[str, dict]:
+        """Materialize exactly what was requested (with the checks of those assets), unpartitioned
+        assets first, then each model partition, then the reports: the order of the backfill the
+        daemon launches. Returns the predictions metadata per partition."""
+        from mtavg_assets.definitions import ALL_ASSETS, ALL_CHECKS
+
+        resources = {"mtavg": MtavgData(data_dir=str(self.pipeline.layout.root))}
+
+        def run(keys, partition=None):
+            result = dg.materialize(
+                [*ALL_ASSETS, *ALL_CHECKS],
+                selection=dg.AssetSelection.assets(*keys),
+                partition_key=partition,
+                instance=self.pipeline.instance,
+                resources=resources,
+            )
+            assert result.success
+            return result
+
+        prepare = sorted(set(requested) - REPORT_ASSETS - {"predictions"})
+        if prepare:
+            run(prepare)
+        evaluated = {}
+        for partition in sorted(requested.get("predictions", ())):
+            result = run(["predictions"], partition)
+            evaluated[partition] = self.pipeline.materializations(result, "predictions")[0]
+        reports = sorted(set(requested) & REPORT_ASSETS)
+        if reports:
+            run(reports)
+        return evaluated
 
 
-def test_nightly_schedule_requests_a_dated_prepare_run():
-    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 25, 2, 0))
-    request = automation.nightly_reevaluation(context)
-    assert request.run_key == "nightly-2026-11-25" and request.tags["mtavg/trigger"] == "nightly"
-    assert automation.nightly_reevaluation.job_name == "prepare_benchmark"
+def test_a_first_start_prepares_then_evaluates_every_model_then_reports(pipeline):
+    daemon = Daemon(pipeline)
+    assert daemon.observe() == ["clip_files", "models_file", "qa_files", "taxonomy_file"]
+    first = daemon.tick()
+    assert set(first) == PREPARE_ASSETS | {"model_registry"}  # no model partition exists yet
+    daemon.execute(first)
+    second = daemon.tick()
+    assert second == {"predictions": {"random", "prior"}}
+    evaluated = daemon.execute(second)
+    assert all(meta["asked_now"] == meta["instances"] for meta in evaluated.values())
+    report = daemon.tick()
+    assert set(report) == REPORT_ASSETS  # once the evaluations are done
+    daemon.execute(report)
+    assert daemon.tick() == {}  # settled
+    assert daemon.observe() == [] and daemon.tick() == {}
 
 
-def test_input_sensor_fires_on_new_or_changed_files_and_registers_models(pipeline):
-    first = _sensor(automation.input_files_sensor, pipeline)
-    assert len(first.run_requests) == 1 and first.cursor
-    assert {"random", "prior"} <= set(first.dynamic_partitions_requests[0].partition_keys)
-    pipeline.instance.add_dynamic_partitions("models", ["random", "prior"])
-    same = _sensor(automation.input_files_sensor, pipeline, cursor=first.cursor)
-    assert not same.run_requests and not same.dynamic_partitions_requests
-    with (pipeline.layout.qa_dir / "extra.jsonl").open("w") as fh:
-        fh.write("{}\n")
-    pipeline.layout.models_file.write_text(
-        pipeline.layout.models_file.read_text() + "  - {name: random-2, provider: random, seed: 2}\n"
-    )
-    changed = _sensor(automation.input_files_sensor, pipeline, cursor=first.cursor)
-    assert len(changed.run_requests) == 1 and changed.cursor != first.cursor
-    assert changed.dynamic_partitions_requests[0].partition_keys == ["random-2"]
+def _settle(daemon: Daemon, max_ticks: int = 6) -> list[dict]:
+    """Tick and execute until nothing is requested; the requests of each tick."""
+    ticks = []
+    for _ in range(max_ticks):
+        requested = daemon.tick()
+        if not requested:
+            return ticks
+        ticks.append({"requested": requested, "evaluated": daemon.execute(requested)})
+    raise AssertionError(f"still requesting after {max_ticks} ticks: {ticks[-1]['requested']}")
 
 
-def test_evaluation_sensor_requests_one_tagged_run_per_model_once(pipeline, monkeypatch):
-    monkeypatch.delenv("MTAVG_UNSET_KEY", raising=False)
-    pipeline.layout.models_file.write_text(
-        pipeline.layout.models_file.read_text()
-        + ("  - {name: keyless, provider: openai, model: gpt-x, api_key_env: MTAVG_UNSET_KEY, media: frames}\n")
-    )
-    assert not _sensor(automation.evaluate_after_prepare, pipeline).run_requests  # nothing prepared yet
-    assert pipeline.run("prepare_benchmark").success
-    result = _sensor(automation.evaluate_after_prepare, pipeline)
-    assert {r.partition_key for r in result.run_requests} == {"random", "prior"}  # keyless skipped
-    assert {r.tags["mtavg/provider"] for r in result.run_requests} == {"random", "prior"}
-    again = _sensor(automation.evaluate_after_prepare, pipeline, cursor=result.cursor)
-    assert not again.run_requests
+def _settled(pipeline) -> Daemon:
+    daemon = Daemon(pipeline)
+    daemon.observe()
+    _settle(daemon)
+    return daemon
 
 
-def test_failed_quality_check_blocks_manual_and_automated_evaluation(pipeline):
-    assert pipeline.run("prepare_benchmark").success
+def test_a_night_with_no_change_asks_no_model(pipeline):
+    daemon = _settled(pipeline)
+    daemon.tick(datetime(2099, 1, 1, 1, 59, tzinfo=UTC))
+    night = daemon.tick(datetime(2099, 1, 1, 2, 1, tzinfo=UTC))
+    assert night == {"predictions": {"random", "prior"}}
+    evaluated = daemon.execute(night)
+    assert [meta["calls"] for meta in evaluated.values()] == [0, 0]
+    assert set(daemon.tick(datetime(2099, 1, 1, 2, 2, tzinfo=UTC))) == REPORT_ASSETS
+
+
+def test_a_new_qa_line_asks_exactly_its_cells_and_rebuilds_metrics_once(pipeline):
+    daemon = _settled(pipeline)
+    source = (pipeline.layout.qa_dir / "demo_core.jsonl").read_text().splitlines()[0]
+    record = json.loads(source)
+    with (pipeline.layout.qa_dir / "added.jsonl").open("w") as fh:
+        fh.write(json.dumps({**record, "instance_id": "added-1", "question": record["question"] + " (v2)"}) + "\n")
+    assert daemon.observe() == ["qa_files"]
+    ticks = _settle(daemon)
+    requested = [set(t["requested"]) for t in ticks]
+    assert "model_registry" not in set().union(*requested) and "clip_catalog" not in set().union(*requested)
+    evaluations = [t["evaluated"] for t in ticks if t["evaluated"]]
+    assert len(evaluations) == 1 and set(evaluations[0]) == {"random", "prior"}
+    assert [(m["asked_now"], m["calls"]) for m in evaluations[0].values()] == [(1, 1), (1, 1)]
+    assert sum(bool(r & REPORT_ASSETS) for r in requested) == 1  # one metrics rebuild
+
+
+def test_a_new_model_asks_only_its_partition_and_a_removed_model_leaves(pipeline):
+    daemon = _settled(pipeline)
+    models = pipeline.layout.models_file
+    models.write_text(models.read_text() + "  - {name: random-2, provider: random, seed: 2}\n")
+    assert daemon.observe() == ["models_file"]
+    ticks = _settle(daemon)
+    evaluations = [t["evaluated"] for t in ticks if t["evaluated"]]
+    assert evaluations == [{"random-2": evaluations[0]["random-2"]}]  # the other models are not re-run
+    assert evaluations[0]["random-2"]["asked_now"] == evaluations[0]["random-2"]["instances"]
+    assert sum(bool(set(t["requested"]) & REPORT_ASSETS) for t in ticks) == 1
+    models.write_text(models.read_text().replace("  - {name: random-2, provider: random, seed: 2}\n", ""))
+    daemon.observe()
+    ticks = _settle(daemon)
+    assert pipeline.instance.get_dynamic_partitions("models") == ["random", "prior"]
+    assert not [t for t in ticks if t["evaluated"]]  # removing a model evaluates nothing...
+    assert sum(bool(set(t["requested"]) & REPORT_ASSETS) for t in ticks) == 1  # ...and rebuilds the metrics
+    with duckdb.connect(str(pipeline.layout.duckdb_file), read_only=True) as con:
+        board = {m for (m,) in con.execute("SELECT model FROM leaderboard").fetchall()}
+    assert board == {"random", "prior"}
+
+
+def test_a_failed_quality_check_blocks_evaluation(pipeline):
+    daemon = _settled(pipeline)
+    source = (pipeline.layout.qa_dir / "demo_core.jsonl").read_text().splitlines()[0]
+    record = json.loads(source)
+    with (pipeline.layout.qa_dir / "added.jsonl").open("w") as fh:
+        fh.write(json.dumps({**record, "instance_id": "added-1", "question": "new?"}) + "\n")
+    daemon.observe()
+    prepare = daemon.tick()
+    assert "validated_qa" in prepare and "predictions" not in prepare  # evaluation waits for the checks
+    daemon.execute(prepare)
     path = pipeline.layout.derived("validated_qa")
     valid = pd.read_parquet(path)
     pd.concat([valid, valid.iloc[[0]]]).to_parquet(path, index=False)  # a duplicated id slips in
-    pending = _sensor(automation.evaluate_after_prepare, pipeline)
-    assert not pending.run_requests and "changed since its last check" in pending.skip_reason.skip_message
-    assert not pipeline.run("check_qa").success
-    blocked = _sensor(automation.evaluate_after_prepare, pipeline)
-    assert not blocked.run_requests and "evaluation blocked" in blocked.skip_reason.skip_message
-    result = pipeline.run("evaluate_model", partition_key="random")
+    assert not pipeline.run("check_qa").success  # the blocking check now fails
+    assert "predictions" not in daemon.tick()
+    result = pipeline.run("evaluate_model", partition_key="random")  # and a manual launch is refused
     assert not result.success
     assert "failed its data-quality checks" in result.get_step_failure_events()[0].event_specific_data.error.message
-
-
-def test_one_percent_new_instances_are_exactly_what_the_next_night_evaluates(pipeline):
-    pipeline.run_all(["random", "prior"])
-    metrics = _sensor(automation.metrics_after_predictions, pipeline)
-    cursor = metrics.cursor
-    valid = pd.read_parquet(pipeline.layout.derived("validated_qa"))
-    n_new = max(1, len(valid) // 100)
-    source = [json.loads(x) for x in (pipeline.layout.qa_dir / "demo_core.jsonl").read_text().splitlines()]
-    with (pipeline.layout.qa_dir / "added.jsonl").open("w") as fh:
-        for i, record in enumerate(source[:n_new]):
-            fh.write(
-                json.dumps({**record, "instance_id": f"added-{i}", "question": record["question"] + " (v2)"}) + "\n"
-            )
-
-    prepare = automation.nightly_reevaluation(
-        dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 26))
-    )
-    assert (
-        pipeline.defs.resolve_job_def(prepare.job_name or "prepare_benchmark")
-        .execute_in_process(instance=pipeline.instance, tags=prepare.tags)
-        .success
-    )
-    evaluations = _sensor(automation.evaluate_after_prepare, pipeline).run_requests
-    assert {r.partition_key for r in evaluations} == {"random", "prior"}
-    for result in _execute(pipeline, "evaluate_model", evaluations):
-        meta = pipeline.materializations(result, "predictions")[0]
-        assert meta["asked_now"] == meta["calls"] == n_new
-
-    after = _sensor(automation.metrics_after_predictions, pipeline, cursor=cursor)
-    assert len(after.run_requests) == 1
-    assert _execute(pipeline, "build_metrics", after.run_requests)
-    assert not _sensor(automation.metrics_after_predictions, pipeline, cursor=after.cursor).run_requests
 
 
 def test_every_evaluation_run_carries_its_provider_tag(pipeline):

@@ -7,6 +7,8 @@ import dagster as dg
 import pandas as pd
 
 from mtavg_assets.assets import OWNERS
+from mtavg_assets.assets.inputs import clip_files, taxonomy_file
+from mtavg_assets.conditions import PREPARE
 from mtavg_assets.jsonl import read_jsonl
 from mtavg_assets.media.probe import build_catalog
 from mtavg_assets.media.recipes import MEDIA_COLUMNS, derive
@@ -21,6 +23,8 @@ from mtavg_assets.resources import MtavgData
     tags={"mtavg/stage": "prepare"},
     kinds={"ffmpeg", "parquet"},
     code_version="clip-catalog-2",
+    deps=[clip_files, taxonomy_file],
+    automation_condition=PREPARE,
     description="ffprobe facts and sha256 of every clip in the manifest; unreadable clips go to clip_rejects.",
 )
 def clip_catalog(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.MaterializeResult:
@@ -66,6 +70,7 @@ def clip_catalog_reconciles(mtavg: MtavgData) -> dg.AssetCheckResult:
     tags={"mtavg/stage": "prepare"},
     kinds={"ffmpeg", "parquet"},
     deps=[clip_catalog, "model_registry"],
+    automation_condition=PREPARE,
     code_version="clip-media-2",
     description="Evaluator inputs per (clip sha256, media recipe) for the recipes registered models use; "
     "made once and reused while the content is unchanged.",

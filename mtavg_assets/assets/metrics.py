@@ -6,6 +6,7 @@ from mtavg_assets.assets import OWNERS
 from mtavg_assets.assets.clips import clip_catalog
 from mtavg_assets.assets.models import model_registry
 from mtavg_assets.assets.predictions import predictions
+from mtavg_assets.conditions import METRICS, REPORT
 from mtavg_assets.metrics.build import build_metric_tables, read_table
 from mtavg_assets.metrics.plots import category_heatmap, dimension_bars
 from mtavg_assets.resources import MtavgData
@@ -19,6 +20,7 @@ DUCKDB_POOL = "duckdb_writer"
     tags={"mtavg/stage": "report"},
     kinds={"duckdb", "sql"},
     deps=[predictions, "validated_qa", "qa_rejects", clip_catalog, model_registry],
+    automation_condition=METRICS,
     pool=DUCKDB_POOL,
     code_version="metrics-1",
     description="Scores and metric tables in DuckDB, built from the prediction Parquet files by the SQL in sql/.",
@@ -40,6 +42,7 @@ def metric_tables(mtavg: MtavgData) -> dg.MaterializeResult:
     tags={"mtavg/stage": "report"},
     kinds={"duckdb"},
     deps=[metric_tables],
+    automation_condition=REPORT,
     pool=DUCKDB_POOL,  # reads the database the writer replaces, and writes the plots: one at a time
     code_version="leaderboard-1",
     description="Ranking of evaluators (offline baselines marked, statistical ties flagged) with plots: "

@@ -6,6 +6,8 @@ import dagster as dg
 import pandas as pd
 
 from mtavg_assets.assets import OWNERS
+from mtavg_assets.assets.inputs import models_file
+from mtavg_assets.conditions import PREPARE
 from mtavg_assets.parquet_io import write_parquet
 from mtavg_assets.registry import load_registry
 from mtavg_assets.resources import MtavgData
@@ -82,7 +84,9 @@ def sync_model_partitions(instance: dg.DagsterInstance, entries) -> tuple[list[s
     owners=OWNERS,
     tags={"mtavg/stage": "evaluate"},
     kinds={"yaml", "parquet"},
-    code_version="model-registry-1",
+    code_version="model-registry-2",
+    deps=[models_file],
+    automation_condition=PREPARE,
     description="Entries of data/models.yaml, validated one by one; invalid entries are kept with their reason.",
 )
 def model_registry(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.MaterializeResult:
@@ -102,5 +106,5 @@ def model_registry(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.Ma
                 "partitions_added": ", ".join(added) or "none",
                 "partitions_removed": ", ".join(removed) or "none",
                 "registry": dg.MetadataValue.md(frame.drop(columns=["api_key_env"]).to_markdown(index=False)),
-            }
+            },
         )

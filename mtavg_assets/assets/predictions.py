@@ -12,6 +12,7 @@ from tqdm import tqdm
 from mtavg_assets.assets import OWNERS
 from mtavg_assets.assets.clips import clip_media
 from mtavg_assets.assets.models import model_registry, models_partitions
+from mtavg_assets.conditions import EVALUATE
 from mtavg_assets.evaluators.factory import build_evaluator
 from mtavg_assets.parquet_io import read_parquet
 from mtavg_assets.predictions.audit import DUPLICATE, audit_predictions
@@ -77,6 +78,7 @@ def progress_logger(log, bar: tqdm | None = None, every_s: float = 10.0):
     tags={"mtavg/stage": "evaluate"},
     kinds={"python", "parquet"},
     deps=["validated_qa", clip_media, model_registry],
+    automation_condition=EVALUATE,
     code_version="predictions-1",
     description="Answers of one registered model to every validated instance; only cells not yet answered "
     "under the current cache key are asked. Each answer is journaled on arrival.",

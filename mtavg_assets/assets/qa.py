@@ -4,6 +4,8 @@ import dagster as dg
 
 from mtavg_assets.assets import OWNERS
 from mtavg_assets.assets.clips import clip_catalog
+from mtavg_assets.assets.inputs import qa_files, taxonomy_file
+from mtavg_assets.conditions import PREPARE
 from mtavg_assets.parquet_io import fingerprint, read_parquet, write_parquet
 from mtavg_assets.qa.gate import record_qa_gate
 from mtavg_assets.qa.load import ignored_files, load_qa_lines
@@ -17,6 +19,8 @@ from mtavg_assets.resources import MtavgData
     tags={"mtavg/stage": "prepare"},
     kinds={"parquet"},
     code_version="qa-instances-1",
+    deps=[qa_files],
+    automation_condition=PREPARE,
     description="Every non-blank line of data/qa/*.jsonl (any case), parsed or with its parse error; nothing "
     "dropped. Other files in data/qa are listed as ignored.",
 )
@@ -46,7 +50,8 @@ def qa_instances(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.Mate
         dg.AssetSpec(
             "validated_qa",
             code_version="validated-qa-2",
-            deps=[qa_instances, clip_catalog],
+            deps=[qa_instances, clip_catalog, taxonomy_file],
+            automation_condition=PREPARE,
             kinds={"parquet"},
             owners=OWNERS,
             tags={"mtavg/stage": "prepare"},
@@ -55,7 +60,8 @@ def qa_instances(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.Mate
         dg.AssetSpec(
             "qa_rejects",
             code_version="validated-qa-2",
-            deps=[qa_instances, clip_catalog],
+            deps=[qa_instances, clip_catalog, taxonomy_file],
+            automation_condition=PREPARE,
             kinds={"parquet"},
             owners=OWNERS,
             tags={"mtavg/stage": "prepare"},
@@ -142,6 +148,7 @@ def qa_expectations(mtavg: MtavgData) -> dg.AssetCheckResult:
     tags={"mtavg/stage": "prepare"},
     kinds={"parquet"},
     deps=["validated_qa"],
+    automation_condition=PREPARE,
     code_version="qa-subsets-1",
     description="Subset membership (core, short_drama, temporal_localization) of validated instances.",
 )
