@@ -123,16 +123,14 @@ def run_pipeline(layout: DataLayout, instance: dg.DagsterInstance) -> int:
 
 def print_inputs_summary(layout: DataLayout) -> None:
     """What entered the benchmark and what was rejected (reasons are in clip_rejects / qa_rejects)."""
-    import pandas as pd
-
-    clips, clip_rejects = (pd.read_parquet(layout.derived(n)) for n in ("clip_catalog", "clip_rejects"))
-    lines, valid, rejects = (pd.read_parquet(layout.derived(n)) for n in ("qa_instances", "validated_qa", "qa_rejects"))
+    clips, clip_rejects = (layout.read(n) for n in ("clip_catalog", "clip_rejects"))
+    lines, valid, rejects = (layout.read(n) for n in ("qa_instances", "validated_qa", "qa_rejects"))
     total_clips = len(clips) + len(clip_rejects)
     print(f"clips: {total_clips} manifest lines = {len(clips)} catalogued + {len(clip_rejects)} rejected")
     print(f"QA: {len(lines)} lines = {len(valid)} valid + {len(rejects)} rejected")
     for reason, count in rejects["reason"].value_counts().head(5).items():
         print(f"  rejected x{count}: {reason}")
-    registry = pd.read_parquet(layout.derived("model_registry"))
+    registry = layout.read("model_registry")
     entries = registry[registry["status"] != "retired"]
     valid_models = int((entries["status"] == "active").sum())
     print(f"models: {len(entries)} entries = {valid_models} valid + {len(entries) - valid_models} invalid")

@@ -1,8 +1,10 @@
 """The automation conditions of the assets (the plan is in `automation.py`)."""
 
+import os
+
 import dagster as dg
 
-NIGHTLY_CRON = "0 2 * * *"
+NIGHTLY_CRON = os.environ.get("MTAVG_NIGHTLY_CRON", "0 2 * * *")  # when every model is re-evaluated
 TIMEZONE = "UTC"
 
 AC = dg.AutomationCondition

@@ -16,6 +16,19 @@ def configured_data_dir() -> Path:
     return Path(os.environ.get("MTAVG_DATA_DIR", str(DEFAULT_DATA_DIR))).resolve()
 
 
+# Every derived table the assets write, by name (file `derived/<name>.parquet`).
+DERIVED_TABLES = (
+    "clip_catalog",
+    "clip_rejects",
+    "clip_media",
+    "qa_instances",
+    "validated_qa",
+    "qa_rejects",
+    "qa_subsets",
+    "model_registry",
+)
+
+
 @dataclass(frozen=True)
 class DataLayout:
     """Every path of the data contracts, derived from one root."""
@@ -48,7 +61,22 @@ class DataLayout:
         return self.root / "derived"
 
     def derived(self, name: str) -> Path:
+        """The Parquet file of a derived table (the SQL in sql/ reads these names)."""
+        if name not in DERIVED_TABLES:
+            raise KeyError(f"unknown derived table {name!r}; known: {', '.join(DERIVED_TABLES)}")
         return self.derived_dir / f"{name}.parquet"
+
+    def read(self, name: str):
+        """A derived table, read whole: every asset reads derived tables through here."""
+        from mtavg_assets.parquet_io import read_parquet
+
+        return read_parquet(self.derived(name))
+
+    def write(self, name: str, frame) -> Path:
+        """Replace a derived table atomically: every asset writes derived tables through here."""
+        from mtavg_assets.parquet_io import write_parquet
+
+        return write_parquet(frame, self.derived(name))
 
     @property
     def media_dir(self) -> Path:

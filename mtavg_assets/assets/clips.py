@@ -12,7 +12,7 @@ from mtavg_assets.conditions import PREPARE
 from mtavg_assets.jsonl import read_jsonl
 from mtavg_assets.media.probe import build_catalog
 from mtavg_assets.media.recipes import MEDIA_COLUMNS, derive
-from mtavg_assets.parquet_io import fingerprint, read_parquet, write_parquet
+from mtavg_assets.parquet_io import fingerprint, read_parquet
 from mtavg_assets.registry import load_registry
 from mtavg_assets.resources import MtavgData
 
@@ -33,8 +33,8 @@ def clip_catalog(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.Mate
         previous_path = layout.derived("clip_catalog")
         previous = read_parquet(previous_path) if previous_path.exists() else None
         result = build_catalog(layout.clips_dir, layout.clip_manifest, previous=previous)
-        write_parquet(result.catalog, layout.derived("clip_catalog"))
-        write_parquet(result.rejects, layout.derived("clip_rejects"))
+        layout.write("clip_catalog", result.catalog)
+        layout.write("clip_rejects", result.rejects)
         for reject in result.rejects.itertuples():
             context.log.warning(
                 f"clip rejected: {reject.clip_id or '(line ' + str(reject.line_no) + ')'}: {reject.reason}"
@@ -56,7 +56,7 @@ def clip_catalog(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.Mate
 @dg.asset_check(asset=clip_catalog, description="Every manifest line ends in the catalog or in clip_rejects.")
 def clip_catalog_reconciles(mtavg: MtavgData) -> dg.AssetCheckResult:
     layout = mtavg.layout
-    catalog, rejects = read_parquet(layout.derived("clip_catalog")), read_parquet(layout.derived("clip_rejects"))
+    catalog, rejects = layout.read("clip_catalog"), layout.read("clip_rejects")
     lines = sum(1 for _ in read_jsonl(layout.clip_manifest)) if layout.clip_manifest.exists() else 0
     return dg.AssetCheckResult(
         passed=len(catalog) + len(rejects) == lines,
@@ -78,7 +78,7 @@ def clip_catalog_reconciles(mtavg: MtavgData) -> dg.AssetCheckResult:
 def clip_media(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.MaterializeResult:
     with mtavg.lock("clip_media", context):
         layout = mtavg.layout
-        catalog = read_parquet(layout.derived("clip_catalog"))
+        catalog = layout.read("clip_catalog")
         runnable = [e for e in load_registry(layout.models_file).entries if not e.offline and not e.missing_key]
         recipes = sorted({e.media_recipe for e in runnable})  # only for entries that can run here
         jobs = [(clip, recipe) for recipe in recipes for clip in catalog.itertuples()]
@@ -112,7 +112,7 @@ def clip_media(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.Materi
             rows = list(pool.map(make, jobs))
         frame = pd.DataFrame(rows, columns=MEDIA_COLUMNS)
         frame["files"] = frame["files"].map(json.dumps)
-        write_parquet(frame, layout.derived("clip_media"))
+        layout.write("clip_media", frame)
         failed = frame[frame["error"].notna()]
         for bad in failed.itertuples():
             context.log.warning(f"no {bad.recipe} media for clip {bad.clip_id}: {bad.error}")

@@ -8,7 +8,6 @@ import pandas as pd
 from mtavg_assets.assets import OWNERS
 from mtavg_assets.assets.inputs import models_file
 from mtavg_assets.conditions import PREPARE
-from mtavg_assets.parquet_io import write_parquet
 from mtavg_assets.registry import load_registry
 from mtavg_assets.resources import MtavgData
 
@@ -94,7 +93,7 @@ def model_registry(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.Ma
         layout = mtavg.layout
         load = load_registry(layout.models_file)
         frame = registry_frame(load, layout.predictions_dir)
-        write_parquet(frame, layout.derived("model_registry"))
+        layout.write("model_registry", frame)
         for bad in load.invalid:
             context.log.error(f"models.yaml entry {bad['index']} ({bad['name']}): {bad['reason']}")
         added, removed = sync_model_partitions(context.instance, load.entries)

@@ -14,7 +14,6 @@ from mtavg_assets.assets.clips import clip_media
 from mtavg_assets.assets.models import model_registry, models_partitions
 from mtavg_assets.conditions import EVALUATE
 from mtavg_assets.evaluators.factory import build_evaluator
-from mtavg_assets.parquet_io import read_parquet
 from mtavg_assets.predictions.audit import DUPLICATE, audit_predictions
 from mtavg_assets.predictions.costs import estimate_cost_usd
 from mtavg_assets.predictions.runner import CellMode, Progress, evaluate_cells, select_cells
@@ -35,7 +34,7 @@ def media_lookup(layout: DataLayout, recipe: str):
     """Map an instance to the derived media of its clips for a recipe (empty for offline models)."""
     if recipe == "none" or not layout.derived("clip_media").exists():
         return lambda inst: []
-    media = read_parquet(layout.derived("clip_media"))
+    media = layout.read("clip_media")
     media = media[(media["recipe"] == recipe) & (media["error"].isna() if "error" in media else True)]
     by_sha = {
         row.sha256: {
@@ -98,7 +97,7 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mt
     gate, reason = qa_gate_status(layout)
     if gate != "open":
         raise dg.Failure(f"evaluation of {name!r} blocked: {reason}", allow_retries=False)
-    instances = read_parquet(layout.derived("validated_qa"))
+    instances = layout.read("validated_qa")
     store = PredictionStore(layout, name)
     holder = f"run {context.run_id} (pid {os.getpid()})"
     # One evaluation per model, and one per API provider (so the entry's concurrency and rate limit

@@ -6,7 +6,7 @@ from mtavg_assets.assets import OWNERS
 from mtavg_assets.assets.clips import clip_catalog
 from mtavg_assets.assets.inputs import qa_files, taxonomy_file
 from mtavg_assets.conditions import PREPARE
-from mtavg_assets.parquet_io import fingerprint, read_parquet, write_parquet
+from mtavg_assets.parquet_io import fingerprint
 from mtavg_assets.qa.gate import record_qa_gate
 from mtavg_assets.qa.load import ignored_files, load_qa_lines
 from mtavg_assets.qa.validate import validate_qa
@@ -31,7 +31,7 @@ def qa_instances(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.Mate
         ignored = ignored_files(layout.qa_dir)
         if ignored:
             context.log.warning(f"not QA files (only *.jsonl is read), ignored: {', '.join(ignored)}")
-        write_parquet(lines, layout.derived("qa_instances"))
+        layout.write("qa_instances", lines)
         per_file = lines.groupby("source_file").size().rename("lines").reset_index()
         return dg.MaterializeResult(
             metadata={
@@ -73,12 +73,10 @@ def validated_qa_and_rejects(context: dg.AssetExecutionContext, mtavg: MtavgData
     with mtavg.lock("validated_qa", context):
         layout = mtavg.layout
         taxonomy = mtavg.taxonomy()
-        lines = read_parquet(layout.derived("qa_instances"))
-        result = validate_qa(
-            lines, read_parquet(layout.derived("clip_catalog")), read_parquet(layout.derived("clip_rejects")), taxonomy
-        )
-        write_parquet(result.valid, layout.derived("validated_qa"))
-        write_parquet(result.rejects, layout.derived("qa_rejects"))
+        lines = layout.read("qa_instances")
+        result = validate_qa(lines, layout.read("clip_catalog"), layout.read("clip_rejects"), taxonomy)
+        layout.write("validated_qa", result.valid)
+        layout.write("qa_rejects", result.rejects)
         for reject in result.rejects.itertuples():
             context.log.warning(f"QA rejected {reject.source_file}:{reject.line_no}: {reject.reason}")
         by_type = result.valid.groupby(["subset", "question_type"]).size().rename("instances").reset_index()
@@ -116,8 +114,8 @@ def validated_qa_and_rejects(context: dg.AssetExecutionContext, mtavg: MtavgData
 )
 def qa_counts_reconcile(mtavg: MtavgData) -> dg.AssetCheckResult:
     layout = mtavg.layout
-    lines = read_parquet(layout.derived("qa_instances"))
-    valid, rejects = read_parquet(layout.derived("validated_qa")), read_parquet(layout.derived("qa_rejects"))
+    lines = layout.read("qa_instances")
+    valid, rejects = layout.read("validated_qa"), layout.read("qa_rejects")
     return dg.AssetCheckResult(
         passed=len(valid) + len(rejects) == len(lines),
         metadata={"input_lines": len(lines), "valid": len(valid), "rejected": len(rejects)},
@@ -133,7 +131,7 @@ def qa_expectations(mtavg: MtavgData) -> dg.AssetCheckResult:
     from mtavg_assets.qa.expectations import run_qa_suite
 
     layout = mtavg.layout
-    outcome = run_qa_suite(read_parquet(layout.derived("validated_qa")), mtavg.taxonomy())
+    outcome = run_qa_suite(layout.read("validated_qa"), mtavg.taxonomy())
     record_qa_gate(layout, outcome.success, outcome.failed)
     return dg.AssetCheckResult(
         passed=outcome.success,
@@ -155,8 +153,8 @@ def qa_expectations(mtavg: MtavgData) -> dg.AssetCheckResult:
 def qa_subsets(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.MaterializeResult:
     with mtavg.lock("qa_subsets", context):
         layout = mtavg.layout
-        valid = read_parquet(layout.derived("validated_qa"))
+        valid = layout.read("validated_qa")
         subsets = valid[["subset", "instance_id", "question_type", "dimension", "category"]]
-        write_parquet(subsets, layout.derived("qa_subsets"))
+        layout.write("qa_subsets", subsets)
         counts = subsets.groupby("subset").size()
         return dg.MaterializeResult(metadata={f"{name}_instances": int(n) for name, n in counts.items()})
