@@ -13,11 +13,11 @@ from mtavg_assets.taxonomy import Taxonomy, load_taxonomy
 class MtavgData(dg.ConfigurableResource):
     """The data directory holding clips, QA, the models registry, Parquet outputs and DuckDB."""
 
-    data_dir: str = str(configured_data_dir())
+    data_dir: str | None = None  # None: MTAVG_DATA_DIR, read when the resource is used (not at import)
 
     @property
     def layout(self) -> DataLayout:
-        return DataLayout(Path(self.data_dir).resolve())
+        return DataLayout(Path(self.data_dir).resolve() if self.data_dir else configured_data_dir())
 
     def taxonomy(self) -> Taxonomy:
         return load_taxonomy(self.layout.taxonomy_file)

@@ -11,14 +11,15 @@ from tqdm import tqdm
 
 from mtavg_assets.assets import OWNERS
 from mtavg_assets.assets.clips import clip_media
+from mtavg_assets.assets.gate import qa_gate_status
 from mtavg_assets.assets.models import model_registry, models_partitions
 from mtavg_assets.conditions import EVALUATE
 from mtavg_assets.evaluators.factory import build_evaluator
 from mtavg_assets.predictions.audit import DUPLICATE, audit_predictions
 from mtavg_assets.predictions.costs import estimate_cost_usd
 from mtavg_assets.predictions.runner import CellMode, Progress, evaluate_cells, select_cells
+from mtavg_assets.predictions.store import SCHEMA as PREDICTION_SCHEMA
 from mtavg_assets.predictions.store import PredictionStore
-from mtavg_assets.qa.gate import qa_gate_status
 from mtavg_assets.registry import load_registry
 from mtavg_assets.resources import MtavgData, step_failure
 from mtavg_assets.settings import DataLayout
@@ -78,6 +79,11 @@ def progress_logger(log, bar: tqdm | None = None, every_s: float = 10.0):
     kinds={"python", "parquet"},
     deps=["validated_qa", clip_media, model_registry],
     automation_condition=EVALUATE,
+    metadata={
+        "dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(field.name, str(field.type)) for field in PREDICTION_SCHEMA]
+        )
+    },
     code_version="predictions-1",
     description="Answers of one registered model to every validated instance; only cells not yet answered "
     "under the current cache key are asked. Each answer is journaled on arrival.",
@@ -94,7 +100,7 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mt
         raise dg.Failure(
             f"model {name!r} needs its API key: set the environment variable {entry.api_key_env}", allow_retries=False
         )
-    gate, reason = qa_gate_status(layout)
+    gate, reason = qa_gate_status(context.instance, layout)
     if gate != "open":
         raise dg.Failure(f"evaluation of {name!r} blocked: {reason}", allow_retries=False)
     instances = layout.read("validated_qa")

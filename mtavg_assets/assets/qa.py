@@ -4,10 +4,10 @@ import dagster as dg
 
 from mtavg_assets.assets import OWNERS
 from mtavg_assets.assets.clips import clip_catalog
+from mtavg_assets.assets.gate import CHECKED_FILE, validated_qa_sha256
 from mtavg_assets.assets.inputs import qa_files, taxonomy_file
 from mtavg_assets.conditions import PREPARE
 from mtavg_assets.parquet_io import fingerprint
-from mtavg_assets.qa.gate import record_qa_gate
 from mtavg_assets.qa.load import ignored_files, load_qa_lines
 from mtavg_assets.qa.validate import validate_qa
 from mtavg_assets.resources import MtavgData
@@ -118,7 +118,12 @@ def qa_counts_reconcile(mtavg: MtavgData) -> dg.AssetCheckResult:
     valid, rejects = layout.read("validated_qa"), layout.read("qa_rejects")
     return dg.AssetCheckResult(
         passed=len(valid) + len(rejects) == len(lines),
-        metadata={"input_lines": len(lines), "valid": len(valid), "rejected": len(rejects)},
+        metadata={
+            "input_lines": len(lines),
+            "valid": len(valid),
+            "rejected": len(rejects),
+            CHECKED_FILE: validated_qa_sha256(layout),
+        },
     )
 
 
@@ -131,12 +136,16 @@ def qa_expectations(mtavg: MtavgData) -> dg.AssetCheckResult:
     from mtavg_assets.qa.expectations import run_qa_suite
 
     layout = mtavg.layout
+    checked = validated_qa_sha256(layout)
     outcome = run_qa_suite(layout.read("validated_qa"), mtavg.taxonomy())
-    record_qa_gate(layout, outcome.success, outcome.failed)
     return dg.AssetCheckResult(
         passed=outcome.success,
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"expectations": outcome.evaluated, "failed": ", ".join(outcome.failed) or "none"},
+        metadata={
+            "expectations": outcome.evaluated,
+            "failed": ", ".join(outcome.failed) or "none",
+            CHECKED_FILE: checked,
+        },
     )
 
 
