@@ -67,8 +67,8 @@ def ensure_demo_data(layout: DataLayout, episodes: int, regenerate: bool) -> Non
 
 def run_pipeline(layout: DataLayout, instance: dg.DagsterInstance) -> int:
     """Prepare the benchmark, evaluate every runnable model partition, build metrics. Returns failures."""
+    from mtavg_assets.assets.models import registered_models
     from mtavg_assets.definitions import build_definitions
-    from mtavg_assets.registry import load_registry
 
     defs = build_definitions(str(layout.root))
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the run log keeps everything
@@ -82,7 +82,7 @@ def run_pipeline(layout: DataLayout, instance: dg.DagsterInstance) -> int:
         print("preparing the benchmark failed; see the run log above", file=sys.stderr)
         return 1
     print_inputs_summary(layout)
-    load = load_registry(layout.models_file)
+    load = registered_models(layout)
     for bad in load.invalid:
         print(f"models.yaml entry {bad['index']} ({bad['name']}) ignored: {bad['reason']}", file=sys.stderr)
     failures = 0

@@ -4,7 +4,6 @@ import dagster as dg
 
 from mtavg_assets import automation
 from mtavg_assets.assets import clips, inputs, metrics, models, predictions, qa
-from mtavg_assets.registry import load_registry
 from mtavg_assets.resources import MtavgData
 
 ALL_ASSETS = [*inputs.INPUTS, *dg.load_assets_from_modules([clips, qa, models, predictions, metrics])]
@@ -33,7 +32,7 @@ def evaluate_model_job(resource: MtavgData):
     limits hold for runs launched by hand as well as by the sensors."""
 
     def provider_tags(partition_key: str) -> dict[str, str]:
-        entries = {e.name: e for e in load_registry(resource.layout.models_file).entries}
+        entries = {e.name: e for e in models.registered_models(resource.layout).entries}
         entry = entries.get(partition_key)
         return {PROVIDER_TAG: entry.provider if entry else "unknown"}
 

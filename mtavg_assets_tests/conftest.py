@@ -80,6 +80,18 @@ class PipelineRunner:
             instance=self.instance, partition_key=partition_key, run_config=run_config, raise_on_error=False
         )
 
+    def register(self) -> None:
+        """Materialize model_registry alone (after editing models.yaml), as the asset page would."""
+        from mtavg_assets.assets.models import model_registry
+        from mtavg_assets.resources import MtavgData
+
+        result = dg.materialize(
+            [model_registry],
+            instance=self.instance,
+            resources={"mtavg": MtavgData(data_dir=str(self.layout.root))},
+        )
+        assert result.success
+
     def materializations(self, result, asset: str) -> list[dict]:
         return [
             {k: v.value for k, v in event.materialization.metadata.items()}

@@ -175,6 +175,7 @@ def test_refusals_and_empty_responses_are_statuses(api_pipeline, fault):
     runner, server = api_pipeline(FakeConfig(refuse_if="When does", fault_rate=1.0, faults=(fault,)))
     text = runner.layout.models_file.read_text().replace("max_retries: 6", "max_retries: 1")
     runner.layout.models_file.write_text(text)
+    runner.register()
     for model in ("gemini-fake", "gpt-fake"):
         assert runner.run("evaluate_model", partition_key=model).success
         rows = _rows(runner, model).merge(pd.read_parquet(runner.layout.derived("validated_qa")), on="instance_id")
@@ -242,14 +243,16 @@ def test_transport_knobs_never_re_ask_but_output_settings_and_template_text_do(a
     runner, server = api_pipeline(FakeConfig())
     models = runner.layout.models_file
     models.write_text(ONE_GEMINI.format(base=server.base_url, extra=""))
-    runner.instance.add_dynamic_partitions("models", ["g"])
+    runner.register()
     first = runner.materializations(runner.run("evaluate_model", partition_key="g"), "predictions")[0]
     assert first["calls"] == first["instances"] > 0
     for knob, line in TRANSPORT_KNOBS:
         models.write_text(ONE_GEMINI.format(base=server.base_url, extra=f"    {line}\n"))
+        runner.register()
         meta = runner.materializations(runner.run("evaluate_model", partition_key="g"), "predictions")[0]
         assert meta["calls"] == 0, knob
     models.write_text(ONE_GEMINI.format(base=server.base_url, extra="    generation: {temperature: 0.5}\n"))
+    runner.register()
     meta = runner.materializations(runner.run("evaluate_model", partition_key="g"), "predictions")[0]
     assert meta["asked_now"] == meta["instances"]
     valid = pd.read_parquet(runner.layout.derived("validated_qa"))
@@ -263,6 +266,7 @@ def test_rerun_failed_cells_only(api_pipeline):
     runner, server = api_pipeline(FakeConfig(fault_rate=1.0, faults=("500",)))
     text = runner.layout.models_file.read_text().replace("max_retries: 6", "max_retries: 0")
     runner.layout.models_file.write_text(text)
+    runner.register()
     assert runner.run("evaluate_model", partition_key="gpt-fake").success
     assert set(_rows(runner, "gpt-fake")["status"]) == {"error"}
     server.config.fault_rate = 0.0
@@ -280,6 +284,7 @@ def test_budget_stops_cleanly_and_the_rest_runs_later(api_pipeline):
     runner, server = api_pipeline(FakeConfig())
     text = runner.layout.models_file.read_text().replace("concurrency: 8", "concurrency: 1", 1)
     runner.layout.models_file.write_text(text)
+    runner.register()
     cheap = {"ops": {"predictions": {"config": {"budget_usd": 0.01}}}}
     meta = runner.materializations(
         runner.run("evaluate_model", partition_key="gpt-fake", run_config=cheap), "predictions"
@@ -319,6 +324,7 @@ def test_secrets_never_reach_any_decoded_output_metadata_or_log(api_pipeline, mo
     runner.layout.models_file.write_text(
         runner.layout.models_file.read_text().replace("max_retries: 6", "max_retries: 0")
     )
+    runner.register()
     forms = secret_forms(LEAKY_KEY)
     assert "sk-leak%2F%2B%3DZq%209%20x%26y" in forms and LEAKY_KEY.strip() in forms
     logs = []
@@ -383,7 +389,7 @@ def test_missing_media_is_an_error_status_not_a_text_only_call(api_pipeline):
     frames: 5
 """
     runner.layout.models_file.write_text(_models(server, extra))  # registered after clip_media was derived
-    runner.instance.add_dynamic_partitions("models", ["late-entry"])
+    runner.register()
     assert runner.run("evaluate_model", partition_key="late-entry").success
     rows = _rows(runner, "late-entry")
     assert set(rows["status"]) == {"error"} and rows["error"].str.contains("materialize clip_media").all()

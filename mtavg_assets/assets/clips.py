@@ -8,12 +8,12 @@ import pandas as pd
 
 from mtavg_assets.assets import OWNERS
 from mtavg_assets.assets.inputs import clip_files, taxonomy_file
+from mtavg_assets.assets.models import registered_models
 from mtavg_assets.conditions import PREPARE
 from mtavg_assets.jsonl import read_jsonl
 from mtavg_assets.media.probe import build_catalog
 from mtavg_assets.media.recipes import MEDIA_COLUMNS, derive
 from mtavg_assets.parquet_io import fingerprint, read_parquet
-from mtavg_assets.registry import load_registry
 from mtavg_assets.resources import MtavgData
 
 
@@ -79,7 +79,7 @@ def clip_media(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.Materi
     with mtavg.lock("clip_media", context):
         layout = mtavg.layout
         catalog = layout.read("clip_catalog")
-        runnable = [e for e in load_registry(layout.models_file).entries if not e.offline and not e.missing_key]
+        runnable = [e for e in registered_models(layout).entries if not e.offline and not e.missing_key]
         recipes = sorted({e.media_recipe for e in runnable})  # only for entries that can run here
         jobs = [(clip, recipe) for recipe in recipes for clip in catalog.itertuples()]
 

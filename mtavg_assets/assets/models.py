@@ -8,7 +8,7 @@ import pandas as pd
 from mtavg_assets.assets import OWNERS
 from mtavg_assets.assets.inputs import models_file
 from mtavg_assets.conditions import PREPARE
-from mtavg_assets.registry import load_registry
+from mtavg_assets.registry import ModelEntry, RegistryLoad, load_registry
 from mtavg_assets.resources import MtavgData
 
 models_partitions = dg.DynamicPartitionsDefinition(name="models")
@@ -25,6 +25,7 @@ REGISTRY_COLUMNS = [
     "status",  # MODEL_STATUSES
     "valid",
     "reason",
+    "entry",  # the validated entry as JSON: what the downstream assets use (key names only, no keys)
 ]
 MODEL_STATUSES = ("active", "invalid", "retired")
 
@@ -46,6 +47,7 @@ def registry_frame(load, predictions_dir: Path | None = None) -> pd.DataFrame:
             "status": "active",
             "valid": True,
             "reason": None,
+            "entry": e.model_dump_json(),
         }
         for e in load.entries
     ]
@@ -60,6 +62,20 @@ def registry_frame(load, predictions_dir: Path | None = None) -> pd.DataFrame:
             if folder.is_dir() and folder.name not in named
         ]
     return pd.DataFrame(rows, columns=REGISTRY_COLUMNS).astype({"baseline": "boolean"})
+
+
+def registered_models(layout) -> RegistryLoad:
+    """The registry as `model_registry` last validated it: the edge every downstream asset reads
+    (so a run uses the entries its upstream materialization checked, not a file edited since)."""
+    if not layout.derived("model_registry").exists():
+        return RegistryLoad([], [])
+    frame = layout.read("model_registry")
+    active = frame[frame["status"] == "active"]
+    invalid = frame[frame["status"] == "invalid"]
+    return RegistryLoad(
+        [ModelEntry.model_validate_json(text) for text in active["entry"]],
+        [{"index": None, "name": row.name, "reason": row.reason} for row in invalid.itertuples()],
+    )
 
 
 def partition_changes(known: set[str], entries) -> tuple[list[str], list[str]]:

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from mtavg_assets.assets import OWNERS
 from mtavg_assets.assets.clips import clip_media
 from mtavg_assets.assets.gate import qa_gate_status
-from mtavg_assets.assets.models import model_registry, models_partitions
+from mtavg_assets.assets.models import model_registry, models_partitions, registered_models
 from mtavg_assets.conditions import EVALUATE
 from mtavg_assets.evaluators.factory import build_evaluator
 from mtavg_assets.predictions.audit import DUPLICATE, audit_predictions
@@ -20,7 +20,6 @@ from mtavg_assets.predictions.costs import estimate_cost_usd
 from mtavg_assets.predictions.runner import CellMode, Progress, evaluate_cells, select_cells
 from mtavg_assets.predictions.store import SCHEMA as PREDICTION_SCHEMA
 from mtavg_assets.predictions.store import PredictionStore
-from mtavg_assets.registry import load_registry
 from mtavg_assets.resources import MtavgData, step_failure
 from mtavg_assets.settings import DataLayout
 
@@ -91,10 +90,13 @@ def progress_logger(log, bar: tqdm | None = None, every_s: float = 10.0):
 def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mtavg: MtavgData) -> dg.MaterializeResult:
     layout = mtavg.layout
     name = context.partition_key
-    load = load_registry(layout.models_file)
+    load = registered_models(layout)
     entry = next((e for e in load.entries if e.name == name), None)
     if entry is None:
-        reason = next((b["reason"] for b in load.invalid if b["name"] == name), "not in models.yaml")
+        reason = next(
+            (b["reason"] for b in load.invalid if b["name"] == name),
+            "not among the registered models (materialize model_registry after editing models.yaml)",
+        )
         raise dg.Failure(f"model {name!r} cannot run: {reason}", allow_retries=False)
     if entry.missing_key:
         raise dg.Failure(
