@@ -13,13 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,15 +25,10 @@ import dagster as dg  # noqa: E402
 
 from mtavg_assets.cli import ensure_demo_data  # noqa: E402
 from mtavg_assets.local_runs import open_instance  # noqa: E402
-from mtavg_assets.settings import REPO_ROOT, DataLayout  # noqa: E402
+from mtavg_assets.settings import DataLayout  # noqa: E402
+from mtavg_assets_tests.dagster_dev import dagster_dev  # noqa: E402
 
 TIMEOUT_S = 900
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait(what: str, condition, timeout_s: float = TIMEOUT_S):
@@ -48,14 +39,6 @@ def wait(what: str, condition, timeout_s: float = TIMEOUT_S):
             return value
         time.sleep(1.0)
     raise TimeoutError(f"timed out waiting for {what}")
-
-
-def serving(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def runs_since(instance: dg.DagsterInstance, since: float) -> list:
@@ -101,19 +84,8 @@ def main() -> None:
             "MTAVG_AUTOMATION_INTERVAL_S": "5",
             "MTAVG_NIGHTLY_CRON": f"{night_at.minute} {night_at.hour} * * *",
         }
-        port = free_port()
         started = time.time()
-        process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("dagster")), "dev", "-h", "127.0.0.1", "-p", str(port)]
-            + ["-w", "workspace.yaml"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            wait("the webserver", lambda: serving(f"http://127.0.0.1:{port}/server_info"))
+        with dagster_dev(env):
             full = summary("full run (prepare, 2 models, metrics)", settled_cycle(instance, started, 4))
             wait("the nightly tick", lambda: datetime.now(UTC) >= night_at.replace(second=0), timeout_s=3600)
             night = time.time()
@@ -132,9 +104,6 @@ def main() -> None:
                 f"no-change nightly: {nightly:.1f}s of run wall time ({100 * nightly / full:.0f}% of the full run; "
                 f"target < 10s); 1% change: {changed:.1f}s ({100 * changed / full:.0f}%)"
             )
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=60)
 
 
 if __name__ == "__main__":

@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import duckdb
 import pytest
 
 from mtavg_assets.local_runs import open_instance
-from mtavg_assets.settings import REPO_ROOT
-from mtavg_assets_tests.test_ui import _free_port, _wait_until_serving
+from mtavg_assets_tests.dagster_dev import dagster_dev
 
 pytestmark = pytest.mark.slow
 WAIT_S = 420
@@ -62,26 +58,7 @@ def test_the_daemon_runs_the_benchmark_and_follows_its_inputs(demo_layout, tmp_p
         "MTAVG_DATA_DIR": str(demo_layout.root),
         "MTAVG_AUTOMATION_INTERVAL_S": "5",
     }
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("dagster")),
-            "dev",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-w",
-            "workspace.yaml",
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        _wait_until_serving(f"http://127.0.0.1:{port}/server_info", process)
+    with dagster_dev(env) as (_, process):
         _wait("the first leaderboard", lambda: _leaderboard(demo_layout) == {"random", "prior"}, process)
         n_instances = _latest_predictions(instance, "random")["instances"]
 
@@ -109,9 +86,3 @@ def test_the_daemon_runs_the_benchmark_and_follows_its_inputs(demo_layout, tmp_p
         demo_layout.models_file.write_text(models)
         _wait("the removed model to leave", lambda: _leaderboard(demo_layout) == {"random", "prior"}, process)
         assert instance.get_dynamic_partitions("models") == ["random", "prior"]
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)

@@ -5,18 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from mtavg_assets.settings import REPO_ROOT
 from mtavg_assets_tests.conftest import run_cli
+from mtavg_assets_tests.dagster_dev import dagster_dev
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 BROWSER_ARGS = [
@@ -33,26 +27,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_until_serving(url: str, process: subprocess.Popen, timeout_s: float = 180) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"dagster dev exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)  # readiness polling of a server starting in another process
-    raise TimeoutError(f"{url} did not answer within {timeout_s}s")
-
-
 @pytest.fixture
 def dagster_ui(demo_layout, tmp_path):
     home = tmp_path / "dagster_home"
@@ -61,25 +35,8 @@ def dagster_ui(demo_layout, tmp_path):
     env = {**os.environ, "DAGSTER_HOME": str(home), "MTAVG_DATA_DIR": str(demo_layout.root)}
     demo = run_cli("demo", demo_layout.root, dagster_home=home)
     assert demo.returncode == 0, demo.stderr[-2000:]
-    port = _free_port()
-    dagster = Path(sys.executable).with_name("dagster")
-    process = subprocess.Popen(
-        [str(dagster), "dev", "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        _wait_until_serving(f"http://127.0.0.1:{port}/server_info", process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+    with dagster_dev(env) as (url, _):
+        yield url
 
 
 def test_asset_graph_and_leaderboard_render_in_a_browser(dagster_ui, tmp_path):
