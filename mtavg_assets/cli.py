@@ -150,6 +150,39 @@ def print_leaderboard(layout: DataLayout) -> None:
     print(f"\nDuckDB: {layout.duckdb_file}")
 
 
+def run_import(args, layout: DataLayout) -> int:
+    from mtavg_assets.importing.importer import REJECTS_FILE, import_mtavg, import_release
+    from mtavg_assets.importing.mapping import MappingError, load_mapping, preset_path
+
+    into = (args.into or layout.root).resolve()
+    source = args.source
+    if args.hf_repo:
+        from huggingface_hub import snapshot_download
+
+        source = Path(
+            snapshot_download(repo_id=args.hf_repo, repo_type="dataset", revision=args.revision, local_dir=source)
+        )
+    if source is None or not Path(source).is_dir():
+        print(f"import: --source {source} is not a folder", file=sys.stderr)
+        return 2
+    try:
+        if args.format == "mtavg" and not args.mapping:
+            summary = import_mtavg(source, into)
+        else:
+            if args.format == "generic" and not args.mapping:
+                raise MappingError("generic imports need --mapping FILE")
+            summary = import_release(source, load_mapping(args.mapping or preset_path(args.format)), into)
+    except (MappingError, ValueError) as exc:
+        print(f"import: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"rows: {summary.rows} = {summary.imported} imported + {summary.rejected} rejected "
+        f"(reasons in {into / REJECTS_FILE}); {summary.clips} clips; QA in {summary.qa_file}"
+    )
+    print(f"evaluate it: MTAVG_DATA_DIR={into} python -m mtavg_assets run")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mtavg", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -158,11 +191,20 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--regenerate", action="store_true", help="re-render the demo benchmark")
     sub.add_parser("run", help="prepare, evaluate and build metrics for the benchmark in MTAVG_DATA_DIR as it is")
     sub.add_parser("leaderboard", help="print the leaderboard from the DuckDB file")
+    imp = sub.add_parser("import", help="convert a downloaded release into a benchmark directory")
+    imp.add_argument("--format", required=True, help="preset: mtavg, videomme, worldsense, dailyomni, or generic")
+    imp.add_argument("--source", type=Path, help="the release's folder (or where --hf-repo downloads it)")
+    imp.add_argument("--mapping", type=Path, help="a mapping file (required for generic; overrides a preset)")
+    imp.add_argument("--into", type=Path, help="the benchmark directory (default: MTAVG_DATA_DIR)")
+    imp.add_argument("--hf-repo", help="download the release first: a Hugging Face dataset OWNER/NAME")
+    imp.add_argument("--revision", help="the dataset revision to download")
     args = parser.parse_args(argv)
     layout = DataLayout(configured_data_dir())
     if args.command == "leaderboard":
         print_leaderboard(layout)
         return 0
+    if args.command == "import":
+        return run_import(args, layout)
     os.environ.setdefault("MTAVG_PROGRESS_BAR", "1")
     started = time.monotonic()
     if args.command == "demo":

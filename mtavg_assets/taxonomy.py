@@ -34,7 +34,9 @@ class Taxonomy:
 
 
 def load_taxonomy(path: Path) -> Taxonomy:
-    """Read and validate: four required dimensions, each with categories, no label used twice."""
+    """Read and validate: the required dimensions (MTAVG's four unless the file lists its own under
+    `required_dimensions`, as an imported sister benchmark's does), each with categories, no label
+    used twice."""
     try:
         doc = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as exc:
@@ -42,7 +44,10 @@ def load_taxonomy(path: Path) -> Taxonomy:
     if not isinstance(doc, dict) or not doc.get("version") or not isinstance(doc.get("dimensions"), dict):
         raise TaxonomyError(f"{path}: needs a 'version' and a 'dimensions' mapping")
     dims = doc["dimensions"]
-    missing = [d for d in REQUIRED_DIMENSIONS if d not in dims]
+    required = doc.get("required_dimensions", REQUIRED_DIMENSIONS)
+    if not isinstance(required, list | tuple):
+        raise TaxonomyError(f"{path}: required_dimensions must be a list")
+    missing = [d for d in required if d not in dims]
     if missing:
         raise TaxonomyError(f"{path}: missing dimensions {missing}")
     categories: dict[str, str] = {}

@@ -1,0 +1,1 @@
+"""Importers: a downloaded release (any layout, described by a mapping file) into the contracts."""
