@@ -11,8 +11,10 @@ AC = dg.AutomationCondition
 _SETTLED = ~AC.any_deps_in_progress() & ~AC.in_progress()
 
 # Missing and ready: unlike eager's newly_missing, this also holds on the first evaluation, so a
-# fresh deployment prepares its benchmark without waiting for an input to change.
-MISSING = (AC.missing() & ~AC.any_deps_missing() & _SETTLED).with_label("missing")
+# fresh deployment prepares its benchmark without waiting for an input to change. After a failed
+# run it waits for a change instead of retrying every tick.
+_NOT_FAILED = ~AC.execution_failed()
+MISSING = (AC.missing() & ~AC.any_deps_missing() & _SETTLED & _NOT_FAILED).with_label("missing")
 
 PREPARE = AC.eager() | MISSING
 
@@ -47,6 +49,6 @@ METRICS = (
     AC.eager()
     .replace("any_deps_updated", _METRICS_TRIGGER.with_label("predictions or scored models changed"))
     .replace("any_deps_missing", _ANY_DEPS_MISSING_BUT_MODELS)
-    | (AC.missing() & ~_ANY_DEPS_MISSING_BUT_MODELS & _SETTLED).with_label("missing")
+    | (AC.missing() & ~_ANY_DEPS_MISSING_BUT_MODELS & _SETTLED & _NOT_FAILED).with_label("missing")
 ) & _SOME_PREDICTIONS
 REPORT = AC.eager() | MISSING

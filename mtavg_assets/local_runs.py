@@ -51,7 +51,8 @@ def open_instance(home: Path) -> dg.DagsterInstance:
         instance = dg.DagsterInstance.from_config(str(home))
         instance.get_runs(limit=1)  # create the run, event and schedule storage now, under the lock
         instance.event_log_storage.get_concurrency_keys()
-        instance.schedule_storage.all_instigator_state() if instance.schedule_storage else None
+        if instance.schedule_storage:
+            instance.schedule_storage.all_instigator_state()
     return instance
 
 

@@ -188,3 +188,23 @@ def test_every_evaluation_run_carries_its_provider_tag(pipeline):
     assert pipeline.run("prepare_benchmark").success
     result = pipeline.run("evaluate_model", partition_key="prior")
     assert result.success and result.dagster_run.tags["mtavg/provider"] == "prior"
+
+
+def test_a_failing_prepare_step_is_not_retried_every_tick(pipeline):
+    """A broken input fails the prepare run; the next ticks wait for a change instead of looping."""
+    (pipeline.layout.root / "taxonomy.yaml").write_text("version: broken\n")  # no dimensions: unusable
+    daemon = Daemon(pipeline)
+    daemon.observe()
+    first = daemon.tick()
+    assert "validated_qa" in first
+    from mtavg_assets.definitions import ALL_ASSETS, ALL_CHECKS
+
+    result = dg.materialize(
+        [*ALL_ASSETS, *ALL_CHECKS],
+        selection=dg.AssetSelection.assets(*first),
+        instance=pipeline.instance,
+        resources={"mtavg": MtavgData(data_dir=str(pipeline.layout.root))},
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert "validated_qa" not in daemon.tick() and "validated_qa" not in daemon.tick()
