@@ -13,7 +13,7 @@ demo: setup
 	$(BIN)/python -m mtavg_assets demo
 
 test: setup
-	@bash scripts/install_system_deps.sh --browser
+	@bash scripts/install_system_deps.sh --browser --postgres
 	$(BIN)/python -m pytest -q -n 2
 
 setup: system-deps $(STAMP) $(DAGSTER_HOME)/dagster.yaml

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Installs the programs mtavg needs from the OS package manager when they are missing:
 # ffmpeg/ffprobe (clip probing, rendering, media recipes) and the DejaVu font (demo labels);
-# with --browser also Chromium, which the UI test drives headless through Playwright.
+# with --browser also Chromium, which the UI test drives headless through Playwright; with
+# --postgres also PostgreSQL, which the test of the Postgres instance profile starts in a temp dir.
 set -euo pipefail
 need=()
-if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then need+=(chromium); fi
+for flag in "$@"; do
+  case "$flag" in
+    --browser) command -v chromium >/dev/null 2>&1 || need+=(chromium) ;;
+    --postgres) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql) ;;
+  esac
+done
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
