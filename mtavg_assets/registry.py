@@ -23,12 +23,12 @@ from mtavg_assets.validation import validation_reason
 
 NAME_PATTERN = re.compile(r"[a-z0-9._-]+")
 ENV_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-OFFLINE_PROVIDERS = ("random", "prior")
-API_PROVIDERS = ("gemini", "openai", "openai_compatible")
-MEDIA_MODES = ("none", "video", "frames_audio", "frames")
+Provider = Literal["random", "prior", "gemini", "openai", "openai_compatible"]
+MediaMode = Literal["none", "video", "frames_audio", "frames"]
+OFFLINE_PROVIDERS = ("random", "prior")  # baselines: no API, no media
 # Media each provider can take: Gemini reads video with its audio track; OpenAI's API reads images
 # and audio but no video; OpenAI-compatible servers (vLLM, SGLang) read all three.
-PROVIDER_MEDIA = {
+PROVIDER_MEDIA: dict[str, tuple[str, ...]] = {
     "random": ("none",),
     "prior": ("none",),
     "gemini": ("video",),
@@ -87,11 +87,11 @@ class ModelEntry(_Strict):
     """One evaluator. `name` is its `predictions` partition key and Parquet folder."""
 
     name: str
-    provider: Literal["random", "prior", "gemini", "openai", "openai_compatible"]
+    provider: Provider
     model: str | None = None  # the provider's model id (offline baselines: the provider name)
     base_url: str | None = None  # required for openai_compatible
     api_key_env: str | None = None  # NAME of the environment variable holding the key; never the key
-    media: Literal["none", "video", "frames_audio", "frames"] | None = None  # default: by provider
+    media: MediaMode | None = None  # default: by provider
     frames: Annotated[int, Field(ge=1, le=256)] = 8  # frames sampled per clip for the frames recipes
     prompt_version: str = "v1"
     generation: OutputSettings = OutputSettings()
