@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from mtavg_assets.settings import REPO_ROOT
 from mtavg_assets_tests.conftest import OFFLINE_MODELS
@@ -41,7 +42,8 @@ def test_two_clis_at_once_ask_each_cell_once_and_lose_nothing(demo_layout, tmp_p
         ]
         outputs = [proc.communicate(timeout=400) for proc in procs]
         for proc, (out, err) in zip(procs, outputs, strict=True):
-            assert proc.returncode == 0, (out[-2000:], err[-3000:])
+            if proc.returncode != 0:
+                pytest.fail(f"a CLI exited {proc.returncode}\nstdout:\n{out[-3000:]}\nstderr:\n{err[-6000:]}")
         valid = pd.read_parquet(demo_layout.derived("validated_qa"))
         rows = pd.read_parquet(demo_layout.predictions_file("omni"))
         assert server.model_calls == len(valid)  # each cell paid once, by one of the two runs

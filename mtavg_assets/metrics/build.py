@@ -4,6 +4,7 @@ replaces the published one: readers never see a half-built database, and only th
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from mtavg_assets.metrics.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_tables, instance_clusters
-from mtavg_assets.settings import SQL_DIR, DataLayout
+from mtavg_assets.settings import DERIVED_TABLES, SQL_DIR, DataLayout
 
 
 class NoPredictionsYet(RuntimeError):
@@ -38,6 +39,24 @@ def building_path(target: Path) -> Path:
         return target.with_name(target.name + ".building")
     base = next(p for p in target.parents if "?" not in str(p))
     return Path(tempfile.mkdtemp(prefix=".mtavg-build-", dir=base)) / (target.name + ".building")
+
+
+def snapshot_inputs(layout: DataLayout, beside: Path) -> DataLayout:
+    """Hard links to every file the SQL reads (derived tables, prediction files), taken at once:
+    a run of another process that replaces one of them meanwhile (atomically, by rename) cannot
+    change what this build reads halfway through. Links cost no copy; across file systems the
+    files are copied."""
+    root = Path(tempfile.mkdtemp(prefix=".mtavg-snapshot-", dir=beside))
+    snapshot = DataLayout(root)
+    pairs = [(layout.derived(n), snapshot.derived(n)) for n in DERIVED_TABLES if layout.derived(n).exists()]
+    pairs += [(p, snapshot.predictions_file(p.parent.name)) for p in prediction_files(layout)]
+    for source, link in pairs:
+        link.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(source, link)
+        except OSError:
+            shutil.copy2(source, link)
+    return snapshot
 
 
 def glob_escape(path: str) -> str:
@@ -103,10 +122,11 @@ def _build(layout: DataLayout, target: Path, sql_dir: Path, n_resamples: int, se
     tmp = building_path(target)
     for leftover in (tmp, Path(str(tmp) + ".wal")):
         leftover.unlink(missing_ok=True)
+    snapshot = snapshot_inputs(layout, tmp.parent)
     con = duckdb.connect(str(tmp))
     try:
-        con.execute("SET VARIABLE mtavg_data_dir = ?", [glob_escape(str(layout.root))])
-        files = [glob_escape(str(p)) for p in prediction_files(layout)]
+        con.execute("SET VARIABLE mtavg_data_dir = ?", [glob_escape(str(snapshot.root))])
+        files = [glob_escape(str(p)) for p in prediction_files(snapshot)]
         con.execute("SET VARIABLE mtavg_prediction_files = ?::VARCHAR[]", [files])
         scripts = sql_files(sql_dir)
         for path in [f for f in scripts if f.name < STATISTICS_STAGE]:
@@ -126,6 +146,7 @@ def _build(layout: DataLayout, target: Path, sql_dir: Path, n_resamples: int, se
         con.execute("CHECKPOINT")
     finally:
         con.close()
+        shutil.rmtree(snapshot.root, ignore_errors=True)
     os.replace(tmp, target)
     if tmp.parent != target.parent:
         tmp.parent.rmdir()

@@ -101,11 +101,13 @@ class PredictionStore:
             return fh.read(1) == b"\n"
 
     def compact(self) -> pd.DataFrame:
-        """Fold the journal into Parquet atomically, then drop the journal."""
+        """Fold the journal into Parquet atomically, then drop the journal (no journal: no rewrite)."""
         if self._journal is not None:
             self._journal.close()
             self._journal = None
         rows = self.load()
+        if not self.journal_path.exists() and self.parquet_path.exists():
+            return rows  # nothing new: the file (and its identity) stays as it is
         self.parquet_path.parent.mkdir(parents=True, exist_ok=True)
         table = pa.Table.from_pandas(rows.reindex(columns=COLUMNS), schema=SCHEMA, preserve_index=False)
         tmp = temp_beside(self.parquet_path)
