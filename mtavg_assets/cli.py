@@ -79,7 +79,7 @@ def run_pipeline(layout: DataLayout, instance: dg.DagsterInstance) -> int:
         instance=instance, run_config=quiet, raise_on_error=False, tags=tags
     )
     if not prepare.success:
-        print("preparing the benchmark failed; see the run log above", file=sys.stderr)
+        print(f"preparing the benchmark failed: {failure_message(prepare)}", file=sys.stderr)
         return 1
     print_inputs_summary(layout)
     load = registered_models(layout)
@@ -98,7 +98,7 @@ def run_pipeline(layout: DataLayout, instance: dg.DagsterInstance) -> int:
         )
         if not result.success:
             failures += 1
-            print(f"evaluation of {entry.name} failed; see the run log", file=sys.stderr)
+            print(f"evaluation of {entry.name} failed: {failure_message(result)}", file=sys.stderr)
             continue
         meta = {k: v.value for k, v in result.get_asset_materialization_events()[0].materialization.metadata.items()}
         print(
@@ -118,7 +118,19 @@ def run_pipeline(layout: DataLayout, instance: dg.DagsterInstance) -> int:
     metrics = defs.resolve_job_def("build_metrics").execute_in_process(
         instance=instance, run_config=quiet, raise_on_error=False, tags=tags
     )
+    if not metrics.success:
+        print(f"metric build failed: {failure_message(metrics)}", file=sys.stderr)
     return failures + (0 if metrics.success else 1)
+
+
+def failure_message(result) -> str:
+    """The first step failure of a run, in one line (the run log has the rest)."""
+    for event in result.get_step_failure_events():
+        error = event.event_specific_data.error
+        if error is not None:
+            causes = [error, *([error.cause] if error.cause else [])]
+            return " <- ".join(f"{c.cls_name}: {c.message.strip().splitlines()[0][:300]}" for c in causes if c)
+    return "see the run log"
 
 
 def print_inputs_summary(layout: DataLayout) -> None:
