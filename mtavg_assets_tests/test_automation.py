@@ -208,3 +208,24 @@ def test_a_failing_prepare_step_is_not_retried_every_tick(pipeline):
     )
     assert not result.success
     assert "validated_qa" not in daemon.tick() and "validated_qa" not in daemon.tick()
+
+
+def test_a_check_still_planned_elsewhere_does_not_hide_a_completed_one(pipeline):
+    """Another run that planned the QA checks but has not finished them (here: it failed before
+    reaching them) must not block evaluation of a file whose checks already passed."""
+    from mtavg_assets.definitions import ALL_ASSETS, ALL_CHECKS
+
+    assert pipeline.run("prepare_benchmark").success
+    taxonomy = pipeline.layout.root / "taxonomy.yaml"
+    good = taxonomy.read_text()
+    taxonomy.write_text("version: broken\n")
+    failed = dg.materialize(
+        [*ALL_ASSETS, *ALL_CHECKS],
+        selection=dg.AssetSelection.assets("validated_qa", "qa_rejects"),
+        instance=pipeline.instance,
+        resources={"mtavg": MtavgData(data_dir=str(pipeline.layout.root))},
+        raise_on_error=False,
+    )
+    assert not failed.success  # its checks stay planned, never executed
+    taxonomy.write_text(good)
+    assert pipeline.run("evaluate_model", partition_key="random").success

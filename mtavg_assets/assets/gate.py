@@ -13,6 +13,9 @@ from __future__ import annotations
 import hashlib
 
 import dagster as dg
+from dagster._core.storage.asset_check_execution_record import (  # no public name for it
+    AssetCheckExecutionRecordStatus,
+)
 
 from mtavg_assets.settings import DataLayout
 
@@ -24,27 +27,31 @@ def validated_qa_sha256(layout: DataLayout) -> str:
     return hashlib.sha256(layout.derived("validated_qa").read_bytes()).hexdigest()
 
 
+def _latest_completed(instance: dg.DagsterInstance, key: dg.AssetCheckKey):
+    """The evaluation of the newest completed execution of a check (an execution still running in
+    another run, on the same content, must not hide it)."""
+    records = instance.event_log_storage.get_asset_check_execution_history(
+        key, limit=1, status={AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED}
+    )
+    return records[0].event.asset_check_evaluation if records and records[0].event else None
+
+
 def qa_gate_status(instance: dg.DagsterInstance, layout: DataLayout) -> tuple[str, str]:
     """("open" | "failed" | "pending", reason)."""
     if not layout.derived("validated_qa").exists():
         return "pending", "validated_qa does not exist yet: run prepare_benchmark"
-    keys = [dg.AssetCheckKey(dg.AssetKey("validated_qa"), name) for name in QA_CHECKS]
-    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
     current, failed = validated_qa_sha256(layout), []
-    for key in keys:
-        record = latest.get(key)
-        evaluation = record.event.asset_check_evaluation if record and record.event else None
+    for name in QA_CHECKS:
+        key = dg.AssetCheckKey(dg.AssetKey("validated_qa"), name)
+        evaluation = _latest_completed(instance, key)
         if evaluation is None:
-            return (
-                "pending",
-                "validated_qa has not been checked yet: run prepare_benchmark (its checks gate evaluation)",
-            )
+            return "pending", "validated_qa has not been checked yet: run prepare_benchmark (its checks gate it)"
         checked = evaluation.metadata.get(CHECKED_FILE)
         if checked is None or checked.value != current:
             return "pending", "validated_qa changed since its last check: run prepare_benchmark or the check_qa job"
         if not evaluation.passed:
             detail = evaluation.metadata.get("failed")
-            failed.append(f"{key.name}" + (f" ({detail.value})" if detail else ""))
+            failed.append(name + (f" ({detail.value})" if detail else ""))
     if failed:
         return "failed", f"validated_qa failed its data-quality checks ({', '.join(failed)}): evaluation blocked"
     return "open", "passed"
