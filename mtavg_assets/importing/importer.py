@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 from pydantic import ValidationError
 
+from mtavg_assets.atomic import temp_beside, write_text_atomic
 from mtavg_assets.evaluators.parsing import to_seconds
 from mtavg_assets.importing.mapping import FieldSpec, ImportMapping
 from mtavg_assets.jsonl import parse_line
@@ -200,7 +201,7 @@ def _bring(video: Path, target: Path, link: bool) -> None:
     if target.exists() and target.stat().st_size == video.stat().st_size and _current(target, video):
         return
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp = temp_beside(target)
     try:
         if link:
             os.link(video, tmp)
@@ -216,7 +217,7 @@ def _mux(video: Path, audio: Path, target: Path) -> None:
     if _current(target, video, audio):
         return
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp.mp4")
+    tmp = temp_beside(target).with_suffix(".tmp.mp4")  # ffmpeg picks the container from the suffix
     try:
         (
             ffmpeg.output(
@@ -237,10 +238,7 @@ def write_if_changed(path: Path, text: str) -> None:
     """Rewrite only a changed file, so unchanged inputs keep their identity (and their versions)."""
     if path.exists() and path.read_text(encoding="utf-8") == text:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, text)
 
 
 def import_release(source: Path, mapping: ImportMapping, into: Path) -> ImportSummary:
