@@ -16,6 +16,15 @@ def configured_data_dir() -> Path:
     return Path(os.environ.get("MTAVG_DATA_DIR", str(DEFAULT_DATA_DIR))).resolve()
 
 
+def prepare_workers() -> int:
+    """Parallel ffprobe/ffmpeg processes in the prepare stage (each runs single-threaded):
+    `MTAVG_PREPARE_WORKERS` if set, else one per core."""
+    configured = os.environ.get("MTAVG_PREPARE_WORKERS", "").strip()
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
 # Every derived table the assets write, by name (file `derived/<name>.parquet`).
 DERIVED_TABLES = (
     "clip_catalog",

@@ -1,7 +1,6 @@
 """Clip assets: the catalog of probed clips and the derived media each evaluator needs."""
 
-import json
-from concurrent.futures import ThreadPoolExecutor
+import time
 
 import dagster as dg
 import pandas as pd
@@ -12,9 +11,10 @@ from mtavg_assets.assets.models import registered_models
 from mtavg_assets.conditions import PREPARE
 from mtavg_assets.jsonl import read_jsonl
 from mtavg_assets.media.probe import build_catalog
-from mtavg_assets.media.recipes import MEDIA_COLUMNS, derive
+from mtavg_assets.media.recipes import derive_all
 from mtavg_assets.parquet_io import fingerprint, read_parquet
 from mtavg_assets.resources import MtavgData
+from mtavg_assets.settings import prepare_workers
 
 
 @dg.asset(
@@ -22,7 +22,7 @@ from mtavg_assets.resources import MtavgData
     owners=OWNERS,
     tags={"mtavg/stage": "prepare"},
     kinds={"ffmpeg", "parquet"},
-    code_version="clip-catalog-2",
+    code_version="clip-catalog-3",
     deps=[clip_files, taxonomy_file],
     automation_condition=PREPARE,
     description="ffprobe facts and sha256 of every clip in the manifest; unreadable clips go to clip_rejects.",
@@ -32,7 +32,9 @@ def clip_catalog(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.Mate
         layout = mtavg.layout
         previous_path = layout.derived("clip_catalog")
         previous = read_parquet(previous_path) if previous_path.exists() else None
+        started = time.perf_counter()
         result = build_catalog(layout.clips_dir, layout.clip_manifest, previous=previous)
+        seconds = time.perf_counter() - started
         layout.write("clip_catalog", result.catalog)
         layout.write("clip_rejects", result.rejects)
         for reject in result.rejects.itertuples():
@@ -45,6 +47,9 @@ def clip_catalog(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.Mate
                 "manifest_lines": result.manifest_lines,
                 "clips": len(result.catalog),
                 "rejected": len(result.rejects),
+                "probed": len(result.catalog) + len(result.rejects) - result.reused,
+                "reused_unchanged": result.reused,
+                "probe_seconds": round(seconds, 3),
                 "total_duration_s": float(result.catalog["duration_s"].sum()) if len(result.catalog) else 0.0,
                 "reject_reasons": dg.MetadataValue.md(reasons.to_markdown(index=False) if len(reasons) else "none"),
                 "dagster/row_count": len(result.catalog),
@@ -71,7 +76,7 @@ def clip_catalog_reconciles(mtavg: MtavgData) -> dg.AssetCheckResult:
     kinds={"ffmpeg", "parquet"},
     deps=[clip_catalog, "model_registry"],
     automation_condition=PREPARE,
-    code_version="clip-media-2",
+    code_version="clip-media-3",
     description="Evaluator inputs per (clip sha256, media recipe) for the recipes registered models use; "
     "made once and reused while the content is unchanged.",
 )
@@ -81,49 +86,22 @@ def clip_media(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.Materi
         catalog = layout.read("clip_catalog")
         runnable = [e for e in registered_models(layout).entries if not e.offline and not e.missing_key]
         recipes = sorted({e.media_recipe for e in runnable})  # only for entries that can run here
-        jobs = [(clip, recipe) for recipe in recipes for clip in catalog.itertuples()]
-
-        def make(job):
-            clip, recipe = job
-            row = {"clip_id": clip.clip_id, "sha256": clip.sha256, "recipe": recipe}
-            try:
-                media = derive(
-                    layout.clips_dir / clip.path,
-                    clip.sha256,
-                    clip.duration_s,
-                    clip.width,
-                    clip.height,
-                    recipe,
-                    layout.media_dir,
-                )
-            except Exception as exc:  # noqa: BLE001 - one clip that ffmpeg cannot convert must not stop the others
-                return {**row, "files": {}, "error": f"{type(exc).__name__}: {str(exc).strip()[-300:]}"}
-            return {
-                **row,
-                "files": media.files,
-                "frames": media.frames,
-                "fps": media.fps,
-                "resolution": media.resolution,
-                "has_audio": media.has_audio,
-                "error": None,
-            }
-
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            rows = list(pool.map(make, jobs))
-        frame = pd.DataFrame(rows, columns=MEDIA_COLUMNS)
-        frame["files"] = frame["files"].map(json.dumps)
+        frame, timing = derive_all(catalog, recipes, layout.clips_dir, layout.media_dir, prepare_workers())
         layout.write("clip_media", frame)
         failed = frame[frame["error"].notna()]
         for bad in failed.itertuples():
             context.log.warning(f"no {bad.recipe} media for clip {bad.clip_id}: {bad.error}")
         context.log.info(
-            f"{len(rows) - len(failed)} derived inputs for recipes {recipes or '(none: offline models only)'}"
+            f"{len(frame) - len(failed)} derived inputs for recipes {recipes or '(none: offline models only)'}"
         )
         return dg.MaterializeResult(
             metadata={
                 "recipes": ", ".join(recipes) or "none",
-                "derived_inputs": len(rows) - len(failed),
+                "derived_inputs": len(frame) - len(failed),
                 "failed": len(failed),
+                "workers": prepare_workers(),
+                "seconds_by_recipe": dg.MetadataValue.json({t["recipe"]: t["seconds"] for t in timing}),
+                "timing": dg.MetadataValue.md(pd.DataFrame(timing).to_markdown(index=False) if timing else "none"),
                 "failures": dg.MetadataValue.md(
                     failed[["clip_id", "recipe", "error"]].to_markdown(index=False) if len(failed) else "none"
                 ),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -17,6 +16,7 @@ import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from mtavg_assets.jsonl import read_jsonl
+from mtavg_assets.settings import prepare_workers
 from mtavg_assets.validation import validation_reason
 
 CATALOG_COLUMNS = [
@@ -35,6 +35,7 @@ CATALOG_COLUMNS = [
     "audio_streams",
     "sample_rate",
     "size_bytes",
+    "keyframes",
     "sha256",
     "identity",
 ]
@@ -99,7 +100,8 @@ def probe_facts(path: Path) -> dict:
     if path.stat().st_size == 0:
         raise ClipRejected("empty file (0 bytes)")
     try:
-        info = ffmpeg.probe(str(path), count_packets=None)  # demuxes every packet: catches truncation
+        # demuxes every packet: catches truncation, and lists the keyframes frame sampling seeks to
+        info = ffmpeg.probe(str(path), count_packets=None, show_entries="packet=stream_index,pts_time,flags")
     except ffmpeg.Error as exc:
         tail = exc.stderr.decode(errors="replace").strip().splitlines()[-1:] if exc.stderr else []
         raise ClipRejected(f"unreadable by ffprobe: {' '.join(tail) or 'unknown error'}") from exc
@@ -124,6 +126,11 @@ def probe_facts(path: Path) -> dict:
         raise ClipRejected(
             f"truncated: about {packets / fps:.1f}s of video can be read of the {duration:.1f}s the container declares"
         )
+    keyframes = sorted(
+        round(float(p["pts_time"]), 6)
+        for p in info.get("packets", [])
+        if p.get("stream_index") == video[0].get("index") and "K" in p.get("flags", "") and _finite(p.get("pts_time"))
+    )
     return {
         "duration_s": duration,
         "fps": fps,
@@ -134,7 +141,15 @@ def probe_facts(path: Path) -> dict:
         "audio_streams": len(audio),
         "sample_rate": int(audio[0].get("sample_rate") or 0),
         "size_bytes": path.stat().st_size,
+        "keyframes": json.dumps(keyframes),
     }
+
+
+def _finite(value) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
 
 
 @dataclass(frozen=True)
@@ -142,6 +157,7 @@ class ClipCatalog:
     catalog: pd.DataFrame
     rejects: pd.DataFrame
     manifest_lines: int
+    reused: int = 0  # clips whose facts came from the previous catalog (unchanged files)
 
 
 def file_identity(path: Path) -> str | None:
@@ -158,7 +174,9 @@ def _shown(value) -> str | None:
     return value[:200].replace("\x00", "\\0") if isinstance(value, str) else None
 
 
-def _examine(clips_root: Path, line_no: int, record: dict, known: dict[str, dict]) -> tuple[dict | None, dict | None]:
+def _examine(
+    clips_root: Path, line_no: int, record: dict, known: dict[str, dict]
+) -> tuple[dict | None, dict | None, bool]:
     try:
         try:
             typed = ManifestRow.model_validate(record)
@@ -168,6 +186,7 @@ def _examine(clips_root: Path, line_no: int, record: dict, known: dict[str, dict
             path = resolve_inside(clips_root, typed.path)
             identity = file_identity(path)
             facts = known.get(identity) if identity else None
+            reused = facts is not None
             if facts is None:
                 facts = {**probe_facts(path), "sha256": sha256_of(path), "identity": identity}
         except (OSError, RuntimeError, ValueError) as exc:  # symlink loops, over-long names, I/O errors
@@ -181,17 +200,21 @@ def _examine(clips_root: Path, line_no: int, record: dict, known: dict[str, dict
             "meta": json.dumps(typed.meta or {}, sort_keys=True),
             **facts,
         }
-        return row, None
+        return row, None, reused
     except ClipRejected as exc:
         reason = str(exc)
     except Exception as exc:  # noqa: BLE001 - one clip must never abort the catalog
         reason = f"unexpected {type(exc).__name__}: {str(exc)[:200]}"
-    return None, {
-        "clip_id": _shown(record.get("clip_id")),
-        "path": _shown(record.get("path")),
-        "line_no": line_no,
-        "reason": reason,
-    }
+    return (
+        None,
+        {
+            "clip_id": _shown(record.get("clip_id")),
+            "path": _shown(record.get("path")),
+            "line_no": line_no,
+            "reason": reason,
+        },
+        False,
+    )
 
 
 def build_catalog(
@@ -200,16 +223,17 @@ def build_catalog(
     """Probe every manifest entry in parallel; each entry ends in exactly one of catalog or rejects.
     Facts of files unchanged since `previous` (an earlier catalog) are reused, not re-probed."""
     known = {}
-    if previous is not None and "identity" in previous:
+    if previous is not None and set(CATALOG_COLUMNS) <= set(previous.columns):
         facts_columns = CATALOG_COLUMNS[6:]  # duration_s .. identity
         known = {row["identity"]: row for row in previous[facts_columns].to_dict("records") if row["identity"]}
     lines = list(read_jsonl(manifest)) if manifest.exists() else []
     rejects = [{"clip_id": None, "path": None, "line_no": ln.line_no, "reason": ln.error} for ln in lines if ln.error]
     good = [ln for ln in lines if ln.record is not None]
-    with ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2) * 2)) as pool:
+    # two per core: a probe waits on reading the file as much as on ffprobe
+    with ThreadPoolExecutor(max_workers=workers or 2 * prepare_workers()) as pool:
         results = list(pool.map(lambda ln: _examine(clips_root, ln.line_no, ln.record, known), good))
     rows, seen = [], set()
-    for line, (row, reject) in zip(good, results, strict=True):
+    for line, (row, reject, _) in zip(good, results, strict=True):
         if reject:
             rejects.append(reject)
         elif row["clip_id"] in seen:
@@ -223,4 +247,5 @@ def build_catalog(
         catalog=pd.DataFrame(rows, columns=CATALOG_COLUMNS),
         rejects=pd.DataFrame(rejects, columns=REJECT_COLUMNS),
         manifest_lines=len(lines),
+        reused=sum(1 for _, _, reused in results if reused),
     )
