@@ -98,6 +98,7 @@ class ModelEntry(_Strict):
     transport: TransportSettings = TransportSettings()
     seed: int = 0  # offline baselines' seed
     circular: bool = False  # also ask every rotation of a choice question's options
+    judge: str | None = None  # name of another (API) entry that reads choice replies the rules cannot
     price: Price | None = None  # None: cost unknown (recorded as null, never as 0)
     concurrency: Annotated[int, Field(ge=1, le=1024)] = 4
     max_retries: Annotated[int, Field(ge=0, le=100)] = 3
@@ -128,6 +129,13 @@ class ModelEntry(_Strict):
     def _name(cls, name: str) -> str:
         if not NAME_PATTERN.fullmatch(name) or set(name) == {"."} or len(name) > 100:
             raise ValueError("must be 1-100 characters of [a-z0-9._-] and not only dots")
+        return name
+
+    @field_validator("judge")
+    @classmethod
+    def _judge_name(cls, name: str | None) -> str | None:
+        if name is not None and (not NAME_PATTERN.fullmatch(name) or len(name) > 100):
+            raise ValueError("must be the name of another entry of this registry")
         return name
 
     @field_validator("api_key_env")
@@ -264,4 +272,13 @@ def load_registry(path: Path) -> RegistryLoad:
             invalid.append({"index": index, "name": _display_name(raw), "reason": reason})
         else:
             entries.append(entry)
+    judges = {e.name: e for e in entries if not e.offline and not e.judge}
+    for entry in [e for e in entries if e.judge]:
+        judge = judges.get(entry.judge)
+        if judge is None or judge.name == entry.name:
+            entries.remove(entry)
+            reason = (
+                f"judge {entry.judge!r} is not another valid API entry (without a judge of its own) of this registry"
+            )
+            invalid.append({"index": None, "name": entry.name, "reason": reason})
     return RegistryLoad(entries, invalid)

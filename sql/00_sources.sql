@@ -72,6 +72,9 @@ SELECT r.* EXCLUDE (folder, copy_rank)
 FROM prediction_rows r
 JOIN model_status s ON s.name = r.model AND s.model_status = 'active'
 WHERE r.model = r.folder AND r.copy_rank = 1;
+-- Files written before these columns existed read as rules-parsed rows.
+ALTER TABLE predictions ADD COLUMN IF NOT EXISTS parsed_by VARCHAR;
+ALTER TABLE predictions ADD COLUMN IF NOT EXISTS parser_version VARCHAR;
 
 DROP TABLE model_status;
 DROP TABLE prediction_rows;

@@ -32,6 +32,12 @@ SELECT
     )), false) AS answered,
     CASE WHEN c.question_type <> 'temporal'
          THEN coalesce(p.status = 'ok' AND p.parsed_answer = c.answer, false) END AS correct,
+    -- parsed_by: 'rules' (the parser), or 'judge' (the entry's judge model read a reply the rules
+    -- could not); correct_strict counts only what the rules read
+    CASE WHEN p.status = 'ok' THEN coalesce(p.parsed_by, 'rules') END AS parsed_by,
+    CASE WHEN c.question_type <> 'temporal'
+         THEN coalesce(p.status = 'ok' AND p.parsed_answer = c.answer AND coalesce(p.parsed_by, 'rules') <> 'judge',
+                       false) END AS correct_strict,
     CASE WHEN c.question_type = 'temporal' THEN
         CASE WHEN coalesce(p.status = 'ok' AND isfinite(p.parsed_span_start) AND isfinite(p.parsed_span_end)
                            AND p.parsed_span_start <= p.parsed_span_end, false) THEN

@@ -18,6 +18,8 @@ SELECT
     o.ci_low,
     o.ci_high,
     o.accuracy_answered,
+    o.accuracy_strict,
+    o.n_judged,
     c.macro_accuracy,
     h.ci_low::DOUBLE AS macro_accuracy_ci_low,
     h.ci_high::DOUBLE AS macro_accuracy_ci_high,

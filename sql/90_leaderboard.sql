@@ -2,7 +2,8 @@
 -- cells count as wrong). Offline baselines (provider random/prior) are marked. `tied_with_above`
 -- is true unless the model ranked just above is significantly better (pairwise_tests.significant,
 -- Holm-corrected, in that direction). Interval endpoints are rounded to the decimals the resample
--- count supports (ci_digits); point estimates to 4 decimals.
+-- count supports (ci_digits); point estimates to 4 decimals. With a judge configured, accuracy is
+-- judge-assisted and accuracy_strict (rules only) stands beside it, with n_judged answers.
 CREATE OR REPLACE VIEW leaderboard AS
 WITH ci AS (
     SELECT model,
@@ -59,6 +60,8 @@ SELECT
     ci.macro_ci_low AS macro_accuracy_ci_low,
     ci.macro_ci_high AS macro_accuracy_ci_high,
     round(r.accuracy_answered, 4) AS accuracy_answered,
+    round(r.accuracy_strict, 4) AS accuracy_strict,
+    r.n_judged,
     round(r.chance, 4) AS chance,
     round(r.miou, 4) AS temporal_miou,
     ci.miou_ci_low AS temporal_miou_ci_low,

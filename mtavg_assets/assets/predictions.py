@@ -15,9 +15,11 @@ from mtavg_assets.assets.gate import qa_gate_status
 from mtavg_assets.assets.models import model_registry, models_partitions, registered_models
 from mtavg_assets.conditions import EVALUATE
 from mtavg_assets.evaluators.factory import build_evaluator
+from mtavg_assets.evaluators.parsing import PARSER_VERSION
 from mtavg_assets.predictions.audit import DUPLICATE, audit_predictions
 from mtavg_assets.predictions.costs import estimate_cost_usd
-from mtavg_assets.predictions.runner import CellMode, Progress, evaluate_cells, select_cells
+from mtavg_assets.predictions.judge import judge_rows, rows_to_judge
+from mtavg_assets.predictions.runner import CellMode, Progress, evaluate_cells, reread_rows, select_cells
 from mtavg_assets.predictions.store import SCHEMA as PREDICTION_SCHEMA
 from mtavg_assets.predictions.store import PredictionStore
 from mtavg_assets.resources import MtavgData, step_failure
@@ -70,6 +72,40 @@ def progress_logger(log, bar: tqdm | None = None, every_s: float = 10.0):
     return report
 
 
+def judge_replies(context, mtavg: MtavgData, entry, entries, instances, store, timeout_s: float) -> dict:
+    """Send the entry's unparseable choice replies to its judge, if it names one that can run here."""
+    done = {"calls": 0, "answered": 0}
+    if not entry.judge:
+        return done
+    judge = next((e for e in entries if e.name == entry.judge), None)
+    if judge is None or judge.missing_key:
+        why = "is not registered" if judge is None else f"needs its key in {judge.api_key_env}"
+        context.log.warning(f"{entry.name}: judge {entry.judge!r} {why}; unparseable replies stay unparseable")
+        return done
+    todo = rows_to_judge(store.load(), instances, judge)
+    if not todo:
+        return done
+    lock = (
+        contextlib.nullcontext()
+        if judge.provider == entry.provider
+        else mtavg.lock(f"provider-{judge.provider}", context, timeout_s=timeout_s)
+    )
+
+    def count() -> None:
+        done["calls"] += 1
+
+    with lock:
+        judged = asyncio.run(judge_rows(build_evaluator(judge, instances, mtavg.layout.media_dir), todo, count))
+    for row in judged:
+        store.append(row)
+    done["answered"] = sum(row["parsed_by"] == "judge" for row in judged)
+    context.log.info(
+        f"{entry.name}: judge {judge.name} read {len(judged)} of {len(todo)} unparseable replies "
+        f"({done['answered']} committed to an option)"
+    )
+    return done
+
+
 @dg.asset(
     partitions_def=models_partitions,
     group_name="evaluation",
@@ -116,6 +152,11 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mt
         else mtavg.lock(f"provider-{entry.provider}", context, timeout_s=config.lock_timeout_s)
     )
     with store.exclusive(holder, config.lock_timeout_s, context.log.warning, step_failure), provider_lock:
+        reread = reread_rows(store.load(), instances)
+        for row in reread:
+            store.append(row)
+        if reread:
+            context.log.info(f"{name}: {len(reread)} stored replies read again by parser v{PARSER_VERSION}")
         cells, answered = select_cells(instances, store.load(), entry, config.mode)
         estimate = estimate_cost_usd(entry, cells)
         context.log.info(
@@ -141,6 +182,7 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mt
             )
         )
         bar.close()
+        judging = judge_replies(context, mtavg, entry, load.entries, instances, store, config.lock_timeout_s)
         rows = store.compact()
     current = rows[rows["instance_id"].isin(instances["instance_id"])]
     status_counts = current["status"].value_counts().to_dict()
@@ -153,6 +195,11 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mt
             "baseline": entry.offline,
             "instances": len(instances),
             "already_answered": answered,
+            "reread_by_parser": len(reread),
+            "judge": entry.judge or "none",
+            "judge_calls": judging["calls"],
+            "judged_now": judging["answered"],
+            "parser_version": PARSER_VERSION,
             "asked_now": len(cells),
             "calls": summary.calls,
             "statuses_this_run": dg.MetadataValue.json(dict(summary.statuses)),

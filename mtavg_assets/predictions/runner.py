@@ -16,7 +16,7 @@ from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_a
 
 from mtavg_assets.evaluators.api import redact
 from mtavg_assets.evaluators.base import CallTimeout, EvalReply, EvalRequest, Evaluator, EvaluatorError
-from mtavg_assets.evaluators.parsing import parse_answer
+from mtavg_assets.evaluators.parsing import PARSER_VERSION, parse_answer
 from mtavg_assets.evaluators.prompts import render_prompt
 from mtavg_assets.predictions.cache import FINAL_STATUSES, RETRYABLE_STATUSES, cache_key
 from mtavg_assets.predictions.store import PredictionStore
@@ -118,6 +118,59 @@ def plain_record(record: dict) -> dict:
     return {k: (v.tolist() if hasattr(v, "tolist") and not isinstance(v, str) else v) for k, v in record.items()}
 
 
+def read_reply(raw: str | None, inst: dict, refused: bool = False) -> dict:
+    """The columns the parser fills for a reply to the cell `inst` (options as shown)."""
+    parsed = parse_answer(raw, inst["question_type"], inst.get("options"))
+    status = "refused" if refused else ("ok" if parsed.ok else "unparseable")
+    return {
+        "status": status,
+        "raw_response": raw,
+        "parsed_answer": unrotate_letter(parsed.letter, inst) if status == "ok" else None,
+        "parsed_span_start": parsed.span[0] if status == "ok" and parsed.span else None,
+        "parsed_span_end": parsed.span[1] if status == "ok" and parsed.span else None,
+        "parser_version": PARSER_VERSION,
+        "parsed_by": "rules",
+        "judge_key": None,
+        "judge_response": None,
+    }
+
+
+def reread_rows(rows: pd.DataFrame, instances: pd.DataFrame) -> list[dict]:
+    """Stored replies read by an older parser version, read again by this one (no model call).
+    Only rows of the instance's current content are re-read: others will be asked again anyway.
+    A judge's reading is kept when the rules still cannot read the reply."""
+    if rows.empty:
+        return []
+    current = {r["instance_id"]: r for r in instances.to_dict("records")}
+    stale = rows[
+        rows["status"].isin(["ok", "unparseable"])
+        & rows["raw_response"].notna()
+        & (rows["parser_version"].fillna("1") != PARSER_VERSION)
+    ]
+    updated = []
+    for row in stale.to_dict("records"):
+        inst = current.get(row["instance_id"])
+        if inst is None or inst["content_hash"] != row["instance_content_hash"]:
+            continue
+        shown = rotate({**plain_record(inst), "rotation": row["rotation"]})
+        fresh = read_reply(row["raw_response"], shown)
+        if fresh["status"] != "ok" and row.get("parsed_by") == "judge":
+            fresh = {**fresh, **{k: row[k] for k in JUDGED_COLUMNS}}
+        updated.append({**row, **fresh, "parser_version": PARSER_VERSION})
+    return updated
+
+
+JUDGED_COLUMNS = (
+    "status",
+    "parsed_answer",
+    "parsed_span_start",
+    "parsed_span_end",
+    "parsed_by",
+    "judge_key",
+    "judge_response",
+)
+
+
 def _cost(entry, reply: EvalReply) -> float | None:
     if entry.offline:
         return 0.0
@@ -141,6 +194,33 @@ def _wait_for(entry):
     return wait
 
 
+async def call_with_retries(
+    evaluator: Evaluator, request: EvalRequest, limiter: AsyncLimiter | None, on_attempt: Callable[[], None]
+) -> EvalReply:
+    """One call with the entry's timeout and retries (retryable errors only, backoff with jitter,
+    Retry-After honoured). Raises the last EvaluatorError when every attempt failed."""
+    entry = evaluator.entry
+    async for attempt in AsyncRetrying(
+        stop=stop_after_attempt(entry.max_retries + 1),
+        wait=_wait_for(entry),
+        retry=retry_if_exception(lambda e: isinstance(e, EvaluatorError) and e.retryable),
+        reraise=True,
+    ):
+        with attempt:
+            on_attempt()
+            if limiter:
+                await limiter.acquire()
+            try:
+                return await asyncio.wait_for(evaluator.answer(request), timeout=entry.timeout_s)
+            except TimeoutError as exc:
+                raise CallTimeout(f"no answer within {entry.timeout_s}s") from exc
+            except EvaluatorError:
+                raise
+            except Exception as exc:  # an evaluator bug must cost one cell, not the run
+                raise EvaluatorError(f"unexpected {type(exc).__name__}: {exc}", retryable=False) from exc
+    raise EvaluatorError("no attempt was made")  # unreachable: AsyncRetrying makes at least one
+
+
 def _row(
     entry, inst: dict, reply: EvalReply | None, error: EvaluatorError | None, attempts: int, latency: float
 ) -> dict:
@@ -159,16 +239,10 @@ def _row(
     }
     if error is not None:
         return {**row, "status": error.status, "error": f"{type(error).__name__}: {error}"[:2000]}
-    parsed = parse_answer(reply.raw_response, inst["question_type"], inst.get("options"))
-    status = "refused" if reply.refused else ("ok" if parsed.ok else "unparseable")
     received = reply.received or {}
     return {
         **row,
-        "status": status,
-        "raw_response": reply.raw_response,
-        "parsed_answer": unrotate_letter(parsed.letter, inst) if status == "ok" else None,
-        "parsed_span_start": parsed.span[0] if status == "ok" and parsed.span else None,
-        "parsed_span_end": parsed.span[1] if status == "ok" and parsed.span else None,
+        **read_reply(reply.raw_response, inst, refused=reply.refused),
         "input_tokens": reply.input_tokens,
         "output_tokens": reply.output_tokens,
         "cost_usd": _cost(entry, reply),
@@ -212,25 +286,13 @@ async def evaluate_cells(
                         "derivation failed: see clip_media): materialize clip_media",
                         retryable=False,
                     )
-                async for attempt in AsyncRetrying(
-                    stop=stop_after_attempt(entry.max_retries + 1),
-                    wait=_wait_for(entry),
-                    retry=retry_if_exception(lambda e: isinstance(e, EvaluatorError) and e.retryable),
-                    reraise=True,
-                ):
-                    with attempt:
-                        attempts += 1
-                        summary.calls += 1
-                        if limiter:
-                            await limiter.acquire()
-                        try:
-                            reply = await asyncio.wait_for(evaluator.answer(request), timeout=entry.timeout_s)
-                        except TimeoutError as exc:
-                            raise CallTimeout(f"no answer within {entry.timeout_s}s") from exc
-                        except EvaluatorError:
-                            raise
-                        except Exception as exc:  # an evaluator bug must cost one cell, not the run
-                            raise EvaluatorError(f"unexpected {type(exc).__name__}: {exc}", retryable=False) from exc
+
+                def counted() -> None:
+                    nonlocal attempts
+                    attempts += 1
+                    summary.calls += 1
+
+                reply = await call_with_retries(evaluator, request, limiter, counted)
             except (EvaluatorError, RetryError) as exc:
                 error = exc if isinstance(exc, EvaluatorError) else EvaluatorError(str(exc))
             row = _row(entry, shown, reply, error, attempts, time.monotonic() - started)

@@ -40,6 +40,10 @@ SCHEMA = pa.schema(
         ("received_fps", pa.float64()),
         ("received_resolution", pa.string()),
         ("received_audio", pa.bool_()),
+        ("parser_version", pa.string()),  # evaluators/parsing.PARSER_VERSION that read raw_response
+        ("parsed_by", pa.string()),  # "rules", or "judge" (the entry's judge model read the reply)
+        ("judge_key", pa.string()),  # cache key of the judge call, when there was one
+        ("judge_response", pa.string()),
     ]
 )
 COLUMNS = SCHEMA.names

@@ -1,0 +1,104 @@
+"""An optional judge for choice replies the rules cannot read (never the default).
+
+A registry entry may name a `judge`: another API entry. After the entry's run, each stored choice
+reply left `unparseable` is shown to the judge with a strict extraction prompt: the question, the
+options as the model saw them, one more option meaning "no single option", and the reply. The
+judge answers a letter; the rules read that letter. A real option becomes the row's answer with
+`parsed_by = judge`; the extra option leaves the row `unparseable`. Each judge call is cached in the
+row by `judge_key` (the judge's output identity, the prompt text and the reply), so a reply is
+judged once. Temporal replies are not judged: a judge held to a span schema cannot abstain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import string
+from collections.abc import Callable
+
+import pandas as pd
+from aiolimiter import AsyncLimiter
+
+from mtavg_assets.evaluators.api import redact
+from mtavg_assets.evaluators.base import EvalRequest, Evaluator, EvaluatorError
+from mtavg_assets.evaluators.parsing import PARSER_VERSION, parse_choice
+from mtavg_assets.evaluators.prompts import format_options
+from mtavg_assets.predictions.runner import call_with_retries, plain_record, rotate, unrotate_letter
+from mtavg_assets.registry import ModelEntry
+
+NO_SINGLE_OPTION = "The reply commits to no single option (none, several, or unclear)"
+JUDGE_PROMPT = (
+    "You read a reply another model gave to a multiple-choice question and report which option the "
+    "reply commits to. Do not answer the question yourself and do not judge whether the reply is right.\n"
+    "Question: {question}\n"
+    "Options:\n{options}\n"
+    'Reply:\n"""\n{reply}\n"""\n'
+    "Which option does the reply commit to? If it commits to none, to several, or hedges, choose {abstain}.\n"
+    'Answer with the letter of one option only, as JSON: {{"answer": "<letter>"}}.'
+)
+
+
+def judge_view(inst: dict, raw: str) -> tuple[dict, str]:
+    """The instance shown to the judge (the cell's options plus the abstain option) and its prompt."""
+    options = list(inst.get("options") or []) + [NO_SINGLE_OPTION]
+    abstain = string.ascii_uppercase[len(options) - 1]
+    shown = {**inst, "question_type": "mcq", "options": options, "n_options": len(options)}
+    prompt = JUDGE_PROMPT.format(question=inst["question"], options=format_options(options), reply=raw, abstain=abstain)
+    return shown, prompt
+
+
+def judge_key(judge: ModelEntry, prompt: str) -> str:
+    blob = json.dumps({"judge": judge.output_identity(), "prompt": prompt, "parser": PARSER_VERSION}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def rows_to_judge(rows: pd.DataFrame, instances: pd.DataFrame, judge: ModelEntry) -> list[tuple[dict, dict, str]]:
+    """(row, judge instance, prompt) for every unparseable choice reply of the current content
+    not judged yet under this judge and prompt."""
+    if rows.empty:
+        return []
+    current = {r["instance_id"]: plain_record(r) for r in instances.to_dict("records")}
+    todo = []
+    candidates = rows[(rows["status"] == "unparseable") & rows["raw_response"].notna()]
+    for row in candidates.to_dict("records"):
+        inst = current.get(row["instance_id"])
+        if inst is None or inst["question_type"] == "temporal" or inst["content_hash"] != row["instance_content_hash"]:
+            continue
+        shown_cell = rotate({**inst, "rotation": row["rotation"]})
+        view, prompt = judge_view(shown_cell, row["raw_response"])
+        if row.get("judge_key") != judge_key(judge, prompt):
+            todo.append((row, {**view, "rotation": row["rotation"], "cell_options": shown_cell["options"]}, prompt))
+    return todo
+
+
+async def judge_rows(
+    evaluator: Evaluator, todo: list[tuple[dict, dict, str]], on_call: Callable[[], None] = lambda: None
+) -> list[dict]:
+    """Ask the judge about each reply; return the rows to store (judged, or marked as asked)."""
+    entry = evaluator.entry
+    semaphore = asyncio.Semaphore(entry.concurrency)
+    limiter = AsyncLimiter(entry.rate_limit_rpm, 60) if entry.rate_limit_rpm else None
+    secrets = getattr(evaluator, "secrets", ())
+
+    async def one(row: dict, view: dict, prompt: str) -> dict | None:
+        async with semaphore:
+            try:
+                reply = await call_with_retries(evaluator, EvalRequest(view, prompt, []), limiter, on_call)
+            except EvaluatorError:
+                return None  # not judged now; asked again next run
+            text = redact(reply.raw_response or "", secrets) if secrets else reply.raw_response
+            letter = None if reply.refused else parse_choice(text, view["options"])
+            cell_letters = string.ascii_uppercase[: len(view["cell_options"])]
+            judged = {**row, "judge_key": judge_key(entry, prompt), "judge_response": text}
+            if letter in cell_letters:
+                answer = unrotate_letter(letter, {"rotation": view["rotation"], "options": view["cell_options"]})
+                judged.update(status="ok", parsed_answer=answer, parsed_by="judge")
+            return judged
+
+    try:
+        results = await asyncio.gather(*(one(row, view, prompt) for row, view, prompt in todo))
+    finally:
+        if hasattr(evaluator, "aclose"):
+            await evaluator.aclose()
+    return [r for r in results if r is not None]
