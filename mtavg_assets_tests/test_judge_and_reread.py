@@ -49,6 +49,10 @@ def _tag_questions(layout) -> dict:
     return gold
 
 
+def abstains(iid: str) -> bool:
+    return sum(map(ord, iid)) % 3 == 0
+
+
 def _policy(gold: dict, judge_says: dict):
     """The model: a draft then a final answer (gold) for even-numbered questions; prose the rules
     cannot read ("the second one") for the others. The judge reads prose back to the gold letter."""
@@ -58,6 +62,8 @@ def _policy(gold: dict, judge_says: dict):
         row = gold[iid]
         if "Do not answer the question yourself" in prompt:
             judge_says[iid] = judge_says.get(iid, 0) + 1
+            if abstains(iid):
+                return json.dumps({"answer": re.search(r"([A-Z])\. The reply commits to no single", prompt).group(1)})
             return json.dumps({"answer": row["answer"]})
         if row["question_type"] == "temporal":
             return f"It starts at {row['answer_span'][0]} seconds and ends at {row['answer_span'][1]} seconds."
@@ -127,11 +133,17 @@ def test_the_judge_reads_what_the_rules_cannot_once_and_metrics_show_both(chatty
     configure(True)
     meta = _evaluate(runner)
     assert meta["calls"] == 0 and meta["judge"] == "reader"
-    assert meta["judge_calls"] == meta["judged_now"] == len(prose)
+    abstained = [i for i in prose["instance_id"] if abstains(i)]
+    read = [i for i in prose["instance_id"] if not abstains(i)]
+    assert abstained and read
+    assert meta["judge_calls"] == len(prose) and meta["judged_now"] == len(read)
     judged = pd.read_parquet(runner.layout.predictions_file("chatty")).set_index("instance_id")
-    for iid in prose["instance_id"]:
+    for iid in read:
         assert judged.loc[iid, "status"] == "ok" and judged.loc[iid, "parsed_by"] == "judge"
         assert judged.loc[iid, "parsed_answer"] == gold[iid]["answer"] and judged.loc[iid, "judge_key"]
+    for iid in abstained:  # the judge found no single option: still unparseable, but not asked again
+        assert judged.loc[iid, "status"] == "unparseable" and pd.isna(judged.loc[iid, "parsed_answer"])
+        assert judged.loc[iid, "parsed_by"] == "rules" and judged.loc[iid, "judge_key"]
     assert (judged.loc[~judged.index.isin(prose["instance_id"]), "parsed_by"] == "rules").all()
 
     again = _evaluate(runner)  # cached: no judge call for a reply already judged
@@ -144,7 +156,7 @@ def test_the_judge_reads_what_the_rules_cannot_once_and_metrics_show_both(chatty
             "SELECT count(*) FILTER (WHERE correct) AS c, count(*) FILTER (WHERE correct_strict) AS s, count(*) AS n "
             "FROM scores WHERE model = 'chatty' AND question_type <> 'temporal'"
         ).fetchone()
-    judged_choice = sum(gold[i]["question_type"] != "temporal" for i in prose["instance_id"])
+    judged_choice = len(read)
     assert board["n_judged"] == judged_choice
     assert board["accuracy"] == pytest.approx(round(choice[0] / choice[2], 4))
     assert board["accuracy_strict"] == pytest.approx(round(choice[1] / choice[2], 4))
