@@ -266,3 +266,58 @@ def test_mtavg_preset_and_bad_mappings(demo_source, tmp_path):
     assert "name" in str(error.value) and "rows" in str(error.value)
     with pytest.raises(MappingError):
         preset_path("nope")
+
+
+DRAMA_MAPPING = """name: dramas
+rows: ["dramas.jsonl"]
+fields:
+  instance_id: qid
+  question: q
+  options: choices
+  answer: gold
+  clips: shots
+  question_type: {value: drama}
+  dimension: {value: narrative}
+  category: {value: continuity_break}
+  episode: series
+clip_item: "shots/{item}.mp4"
+"""
+
+
+def test_a_mapping_lists_the_clips_of_a_short_drama_in_order(tmp_path):
+    source = tmp_path / "release"
+    for name in ("s1", "s2", "s3"):
+        _clip(source / "shots" / f"{name}.mp4")
+    rows = [
+        {"qid": "d1", "q": "Which shot breaks continuity?", "choices": ["Clip 1", "Clip 2", "Clip 3"], "gold": "C",
+         "shots": ["s1", "s2", "s3"], "series": "ep1"},
+        {"qid": "d2", "q": "Which shot?", "choices": ["Clip 1", "Clip 2"], "gold": "A", "shots": "s3, s1",
+         "series": "ep1"},
+        {"qid": "d3", "q": "Which shot?", "choices": ["Clip 1", "Clip 2"], "gold": "A", "shots": ["s1", "s9"],
+         "series": "ep1"},
+        {"qid": "d4", "q": "Which shot?", "choices": ["Clip 1", "Clip 2"], "gold": "A", "shots": [], "series": "ep2"},
+    ]  # fmt: skip
+    (source / "dramas.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(DRAMA_MAPPING)
+    into = tmp_path / "bench"
+    summary = import_release(source, load_mapping(mapping), into)
+    assert (summary.rows, summary.imported, summary.rejected) == (4, 2, 2)
+    reasons = sorted(r["reason"] for r in _rejects(into))
+    assert reasons == ["drama questions need two or more clips in order", "missing clip shots/s9.mp4"]
+    qa = {r["instance_id"]: r for r in map(json.loads, (into / "qa" / "dramas.jsonl").read_text().splitlines())}
+    assert qa["d1"]["clip_ids"] == ["shots__s1", "shots__s2", "shots__s3"] and qa["d1"]["subset"] == "short_drama"
+    assert qa["d2"]["clip_ids"] == ["shots__s3", "shots__s1"]
+    manifest = [json.loads(line) for line in (into / "clips" / "manifest.jsonl").read_text().splitlines()]
+    assert sorted(m["clip_id"] for m in manifest) == ["shots__s1", "shots__s2", "shots__s3"]
+    assert {m["meta"]["episode_id"] for m in manifest} == {"ep1"}
+
+
+def test_a_mapping_gives_exactly_one_clip_source(tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text(DRAMA_MAPPING.replace("  clips: shots\n", "  clips: shots\n  clip: one\n"))
+    with pytest.raises(MappingError, match="exactly one of"):
+        load_mapping(path)
+    path.write_text(DRAMA_MAPPING.replace("  clips: shots\n", ""))
+    with pytest.raises(MappingError, match="exactly one of"):
+        load_mapping(path)

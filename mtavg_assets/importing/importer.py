@@ -12,6 +12,7 @@ import shutil
 import string
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import ffmpeg
 import pandas as pd
@@ -165,12 +166,31 @@ class _Clips:
             raise RowRejected(f"missing clip {relative[:200]}")
         return path
 
-    def add(self, row: dict, episode: str | None, generator: str) -> str:
-        relative = _text(self.mapping.fields.clip, row, "clip path")
+    def count(self, row: dict) -> int:
+        """How many clips the row names (before any is brought in)."""
+        return 1 if self.mapping.fields.clips is None else len(_items(self.mapping.fields.clips.get(row)))
+
+    def add_row(self, row: dict, episode: str | None, generator: str) -> list[str]:
+        """The clip ids of a row: its one clip, or the clips of its `clips` list, in order."""
+        if self.mapping.fields.clips is None:
+            relative = _text(self.mapping.fields.clip, row, "clip path")
+            audio_rel = _text(self.mapping.fields.audio, row, "audio path", required=False)
+            clip_id = _text(self.mapping.fields.clip_id, row, "clip id", required=False)
+            return [self.add(relative, audio_rel, clip_id, episode, generator)]
+        items = _items(self.mapping.fields.clips.get(row))
+        if not items:
+            raise RowRejected("no clips")
+        template = self.mapping.clip_item
+        paths = [template.replace("{item}", item) if template else item for item in items]
+        for path in paths:  # every clip must exist before any is brought in: a rejected row adds none
+            self._inside(path)
+        return [self.add(path, None, None, episode, generator) for path in paths]
+
+    def add(
+        self, relative: str, audio_rel: str | None, clip_id: str | None, episode: str | None, generator: str
+    ) -> str:
         video = self._inside(relative)
-        audio_rel = _text(self.mapping.fields.audio, row, "audio path", required=False)
         audio = self._inside(audio_rel) if audio_rel else None
-        clip_id = _text(self.mapping.fields.clip_id, row, "clip id", required=False)
         clip_id = clip_id or re.sub(r"[^A-Za-z0-9._-]+", "__", str(Path(relative).with_suffix("")))
         target_rel = f"{self.mapping.name}/{Path(relative).with_suffix('')}.mp4"
         if clip_id in self.manifest:
@@ -191,6 +211,28 @@ class _Clips:
             "meta": {"source": relative, **({"episode_id": episode} if episode else {})},
         }
         return clip_id
+
+
+def _items(value: Any) -> list[str]:
+    """A list of clips as a release writes it: a list, a JSON list, or comma/semicolon-separated."""
+    if hasattr(value, "tolist") and not isinstance(value, str):
+        value = value.tolist()
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError:
+                raise RowRejected("clips is not a valid JSON list") from None
+        else:
+            value = [part for part in re.split(r"[,;]", text)]
+    if not isinstance(value, list):
+        return []
+    return [str(_plain_item(v)).strip() for v in value if v is not None and str(v).strip()]
+
+
+def _plain_item(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _current(target: Path, *inputs: Path) -> bool:
@@ -295,10 +337,11 @@ def import_release(source: Path, mapping: ImportMapping, into: Path) -> ImportSu
                     raise RowRejected("no options")
                 record["answer"] = _answer(row, mapping, record["options"])
             try:
-                QARecord.model_validate({**record, "clip_ids": ["placeholder"]})
+                placeholders = [f"clip{i}" for i in range(max(1, clips.count(row)))]
+                QARecord.model_validate({**record, "clip_ids": placeholders})
             except ValidationError as exc:
                 raise RowRejected(validation_reason(exc)) from None
-            record["clip_ids"] = [clips.add(row, episode, generator)]
+            record["clip_ids"] = clips.add_row(row, episode, generator)
             seen[iid] = row["__index"]
             records.append(record)
         except RowRejected as exc:

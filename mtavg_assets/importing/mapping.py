@@ -13,6 +13,7 @@ fields:
   options: options                  # a list field, or a list of fields: [A, B, C, D]
   answer: answer
   clip: {template: "data/{videoID}.mp4"}   # the clip file, relative to the source
+  clips: video_ids                  # or, for a short drama: a list field of its clips, in order
   audio: {template: "Videos/{video_id}/{video_id}_audio.wav"}   # optional: muxed into the clip
   dimension: {value: video_understanding}
   category: sub_category
@@ -25,6 +26,7 @@ answer_format: letter               # letter | text | index0 | index1
 option_prefixes: true               # options carry "A. " prefixes to strip
 span_format: seconds                # seconds | mm:ss (also "mm:ss-mm:ss" in one field)
 taxonomy: from_fields               # from_fields (write one) | keep (the benchmark's own)
+clip_item: "videos/{item}.mp4"      # optional: how one item of `clips` becomes a path
 ```
 """
 
@@ -34,7 +36,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mtavg_assets.validation import validation_reason
 
@@ -84,7 +86,8 @@ class Fields(BaseModel):
 
     instance_id: FieldSpec
     question: FieldSpec
-    clip: FieldSpec
+    clip: FieldSpec | None = None
+    clips: FieldSpec | None = None  # a list (or JSON list, or comma-separated) of clip paths or ids
     options: Spec | None = None
     answer: FieldSpec | None = None
     answer_span: Spec | None = None
@@ -114,6 +117,15 @@ class ImportMapping(BaseModel):
     span_format: Literal["seconds", "mm:ss"] = "seconds"
     taxonomy: Literal["from_fields", "keep"] = "from_fields"
     link_clips: bool = True  # hard-link clips into the benchmark when possible (else copy)
+    clip_item: str | None = None  # template with {item}: one item of `clips` to a path
+
+    @model_validator(mode="after")
+    def _one_clip_source(self) -> ImportMapping:
+        if (self.fields.clip is None) == (self.fields.clips is None):
+            raise ValueError("fields: give exactly one of `clip` (one clip per row) or `clips` (a list)")
+        if self.clip_item is not None and "{item}" not in self.clip_item:
+            raise ValueError("clip_item must contain {item}")
+        return self
 
 
 class MappingError(ValueError):
