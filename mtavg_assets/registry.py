@@ -59,7 +59,7 @@ class OutputSettings(_Strict):
     max_output_tokens: Annotated[int, Field(ge=1)] | None = None
     video_fps: Annotated[Finite, Field(gt=0)] = 1.0  # Gemini: frames per second read from the video
     video_fps_temporal: Annotated[Finite, Field(gt=0)] = 2.0  # the same, for temporal questions
-    structured_output: bool = True  # Gemini: JSON schema per question type
+    structured_output: bool = True  # JSON schema per question type (Gemini, OpenAI chat)
     image_detail: Literal["low", "high", "auto"] = "low"  # OpenAI: image detail of frames
 
 

@@ -41,7 +41,7 @@ class FakeConfig:
     file_polls_until_active: int = 1
     fail_uploads: bool = False
     refuse_if: str | None = None  # prompts containing this text are safety-blocked
-    reject_schema: bool = False  # answer 400 to Gemini requests that carry a response schema
+    reject_schema: bool = False  # answer 400 to requests that carry a response schema
     echo_key: bool = False  # error bodies quote the key they received, in several encodings (a leaky proxy)
 
 
@@ -167,6 +167,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(raw)
         with state.lock:
             state.bodies.append(body)
+        if openai_style and cfg.reject_schema and "response_format" in body:
+            self._send(400, {"error": {"message": "response_format json_schema is not supported", "type": "invalid"}})
+            return
         if gemini and cfg.reject_schema and "responseSchema" in body.get("generationConfig", {}):
             self._send(
                 400,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import duckdb
 import pandas as pd
@@ -363,6 +364,23 @@ def test_gemini_falls_back_to_text_when_the_model_rejects_the_schema(api_pipelin
     rows = _rows(runner, "gemini-fake")
     assert set(rows["status"]) == {"ok"}
     with_schema = [b for b in server.state.bodies if "responseSchema" in b.get("generationConfig", {})]
+    assert 1 <= len(with_schema) <= 8  # only the first requests (one per concurrent slot) carried it
+
+
+def test_openai_asks_with_a_json_schema_and_falls_back_when_the_server_rejects_it(api_pipeline):
+    runner, server = api_pipeline(FakeConfig())
+    assert runner.run("evaluate_model", partition_key="gpt-fake").success
+    formats = [b.get("response_format") for b in server.state.bodies]
+    assert all(f and f["type"] == "json_schema" for f in formats)
+    schemas = [f["json_schema"]["schema"]["properties"] for f in formats]
+    assert any("answer" in s and s["answer"]["enum"][0] == "A" for s in schemas)
+    assert any(set(s) == {"start", "end"} for s in schemas)
+
+    shutil.rmtree(runner.layout.predictions_file("gpt-fake").parent)  # ask every cell again
+    runner, server = api_pipeline(FakeConfig(reject_schema=True))
+    assert runner.run("evaluate_model", partition_key="gpt-fake").success
+    assert set(_rows(runner, "gpt-fake")["status"]) == {"ok"} and server.model_calls > 0
+    with_schema = [b for b in server.state.bodies if "response_format" in b]
     assert 1 <= len(with_schema) <= 8  # only the first requests (one per concurrent slot) carried it
 
 

@@ -3,21 +3,41 @@
 Media modes: `frames_audio` sends sampled frames as images plus the clip's audio as `input_audio`;
 `frames` sends frames only (rows record audio=false); `video` (compatible servers) sends the clip
 as `video_url` plus its audio track as `input_audio`.
+
+Answers are asked for with a JSON schema (`response_format: json_schema`, per question type) while
+`generation.structured_output` is on; a server that rejects the schema (HTTP 400 naming
+response_format or the schema) is asked again without it, and so is every later cell of the run.
 """
 
 from __future__ import annotations
 
 import openai
 
-from mtavg_assets.evaluators.api import b64, data_url, http_error, secret_forms, transport_error
+from mtavg_assets.evaluators.api import b64, data_url, http_error, option_letters, secret_forms, transport_error
 from mtavg_assets.evaluators.base import EvalReply, EvalRequest, EvaluatorError, empty_response
 from mtavg_assets.registry import ModelEntry
+
+
+def response_format(instance: dict) -> dict:
+    """The JSON schema of an answer to this instance (the same shapes as the prompt asks for)."""
+    if instance["question_type"] == "temporal":
+        properties = {"start": {"type": "number"}, "end": {"type": "number"}}
+    else:
+        properties = {"answer": {"type": "string", "enum": option_letters(instance)}}
+    schema = {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+    return {"type": "json_schema", "json_schema": {"name": "answer", "strict": True, "schema": schema}}
+
+
+def _schema_rejected(exc: openai.APIStatusError) -> bool:
+    text = str(exc.message).lower()
+    return exc.status_code == 400 and any(w in text for w in ("response_format", "json_schema", "schema"))
 
 
 class OpenAIChatEvaluator:
     def __init__(self, entry: ModelEntry, api_key: str | None):
         self.entry = entry
         self.secrets = secret_forms(api_key)  # the runner redacts every stored text with these
+        self._structured = entry.generation.structured_output
         self.client = openai.AsyncOpenAI(
             api_key=api_key or "none", base_url=entry.base_url, max_retries=0, timeout=entry.timeout_s
         )
@@ -63,10 +83,23 @@ class OpenAIChatEvaluator:
         }
         if gen.max_output_tokens is not None:
             params["max_tokens"] = gen.max_output_tokens
+        messages = [{"role": "user", "content": content}]
         try:
-            response = await self.client.chat.completions.create(
-                model=self.entry.model, messages=[{"role": "user", "content": content}], **params
-            )
+            structured = self._structured
+            try:
+                response = await self.client.chat.completions.create(
+                    model=self.entry.model,
+                    messages=messages,
+                    **params,
+                    **({"response_format": response_format(request.instance)} if structured else {}),
+                )
+            except openai.APIStatusError as exc:
+                if not (structured and _schema_rejected(exc)):
+                    raise
+                self._structured = False  # this server takes no response schema: parse free text instead
+                response = await self.client.chat.completions.create(
+                    model=self.entry.model, messages=messages, **params
+                )
         except openai.APIStatusError as exc:
             raise http_error(exc.status_code, exc.message, exc.response.headers, self.secrets) from None
         except openai.APIConnectionError as exc:
