@@ -105,7 +105,7 @@ def json_objects(text: str) -> list[dict]:
 
 # ---------------------------------------------------------------------------------------- choices
 
-_OPEN = r"[\s\"'`*_(\[{<$:：]{0,8}"  # wrappers that may precede a letter
+_OPEN = r"[ \t\"'`*_(\[{<$:：]{0,8}"  # wrappers that may precede a letter (on the same line)
 _CLOSE = r"(?=[\s\"'`*_)\]}>$.,;:!?。，、]|$)"  # and what may follow it
 _LETTER_UP = rf"{_OPEN}(?:\\boxed\{{|\\text\{{|\\mathrm\{{)?\s*(?:option\s*|choice\s*|选项\s*)?((?-i:[A-Z])){_CLOSE}"
 _LETTER_LOW = rf"{_OPEN}(?:\\boxed\{{)?\s*(?:option\s*|choice\s*)?([a-z])(?=\s*(?:[\"'`*_)\]}}>$.,;:!?]|$))"
@@ -113,17 +113,20 @@ _CUES = [
     # English answer statements; the letter must follow closely
     r"\b(?:final\s+|correct\s+|best\s+|my\s+|the\s+)?(?:answer|choice|option|selection)"
     r"(?:\s+(?:to\s+(?:the|this)\s+question|for\s+(?:the|this)\s+question))?"
-    r"\s*(?:is|would\s+be|should\s+be|will\s+be|=|:|：|is\s*:)\s*(?:therefore\s+|clearly\s+|likely\s+)?",
+    r"[ \t]*(?:is|would\s+be|should\s+be|will\s+be|=|:|：|is\s*:|-|–|—)[ \t]*(?:therefore\s+|clearly\s+|likely\s+)?",
     r"\bANSWER\s*:\s*",
     r"\b(?:I|I'd|I\s+would|I\s+will|I'll|we|so|thus|therefore|hence)\s+(?:must\s+)?"
     r"(?:choose|select|pick|go\s+with|opt\s+for)\s+(?:option\s+|answer\s+|choice\s+)?",
     r"\b(?:the\s+)?(?:correct|right|best)\s+(?:one|option|choice|answer)\s+(?:here\s+)?(?:is|would\s+be)\s*:?\s*",
     # Chinese answer phrases (after NFKC, full-width letters are ASCII)
-    r"(?:正[确確])?答案(?:应该|應該|应|應)?(?:就)?(?:是|为|為|选|選|:|：)\s*(?:选项|選項)?\s*",
+    r"(?:正[确確])?答(?:案)?(?:应该|應該|应|應)?(?:就)?(?:是|为|為|选|選|:|：)\s*(?:选项|選項)?\s*",
     r"(?:我|应该|應該|应|應|故|所以|因此)?[选選](?:择|擇)?(?:项|項)?\s*",
 ]
 _EXPLICIT = [re.compile(c + _LETTER_UP, re.I if i < 4 else 0) for i, c in enumerate(_CUES)]
 _EXPLICIT_LOWER = [re.compile(c + _LETTER_LOW, re.I) for c in _CUES[:4]]
+_CONCLUDING = re.compile(  # "Therefore, C." ending a line
+    r"(?im)\b(?:therefore|thus|hence|so)\s*,?[ \t]*[(*_`]{0,3}([A-Z])[)*_`]{0,3}[ \t]*[.!]?[ \t]*$"
+)
 _BOXED = re.compile(r"\\boxed\{\s*(?:\\text\{)?\s*\(?([A-Za-z])\)?\s*\}?\s*\}")
 _LETTER_IS_RIGHT = re.compile(
     rf"{_OPEN}\(?([A-Z])\)?[*_`]{{0,4}}\s+(?:is|seems|appears)\s+(?:the\s+)?(?:correct|right|best)(?:\s+(?:answer|option|choice))?\b"
@@ -148,7 +151,7 @@ _YES = re.compile(r"^[\s\"'`*_#>]*(?:yes|yeah|yep|correct|true|是的|是|对|�
 _NO = re.compile(r"^[\s\"'`*_#>]*(?:no|nope|false|incorrect|不是|否|没有|不)(?![A-Za-z])", re.I)
 _YES_NO_STATED = re.compile(r"\b(?:answer|final\s+answer)\s*(?:is|:)\s*[\"'`*_]{0,4}\s*(yes|no)\b", re.I)
 _YES_NO_BOTH = re.compile(r"^[\s\"'`*_#>]*(?:yes|no)\s*(?:and|or|/|,)\s*(?:yes|no)\b", re.I)
-_YES_NO_LAST = re.compile(r"(?:^|[,:;]\s*)[\"'`*_]{0,4}(yes|no)[\"'`*_]{0,4}\s*[.!]?[\"'`*_]{0,4}\s*$", re.I)
+_YES_NO_LAST = re.compile(r"(?:^|[,:;.!?]\s*)[\"'`*_]{0,4}(yes|no)[\"'`*_]{0,4}\s*[.!]?[\"'`*_]{0,4}\s*$", re.I)
 _NEGATED_AFTER = re.compile(
     r"^[\s*_`\"']*(?:(?:is|was|are|were|does|do|did|has|have)\s+(?:not|never|absent)\b|(?:isn't|wasn't|doesn't|didn't)\b"
     r"|(?:is|was)\s+(?:nowhere|absent))",
@@ -189,7 +192,7 @@ def _explicit_letter(text: str, options: list[str]) -> str | None:
     """The last explicit answer statement's letter (a draft followed by a final answer gives the final)."""
     letters = _letters(options)
     found: list[tuple[int, re.Match, str]] = []
-    for pattern in (*_EXPLICIT, *_EXPLICIT_LOWER, _BOXED, _LETTER_IS_RIGHT):
+    for pattern in (*_EXPLICIT, *_EXPLICIT_LOWER, _BOXED, _LETTER_IS_RIGHT, _CONCLUDING):
         for m in pattern.finditer(text):
             group = next(g for g in range(1, (m.re.groups or 1) + 1) if m.group(g))
             letter = m.group(group).upper()
