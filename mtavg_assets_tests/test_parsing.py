@@ -23,6 +23,8 @@ OPTIONS = ["lip sync drift", "identity drift", "music mood mismatch", "No failur
         ("I think option C is right", "C"),
         ("identity drift", "B"),
         ("No failure is present.", "D"),
+        ("The answer is B, a common failure in dubbing.", "B"),  # the article after a comma is no hedge
+        ("B is correct, and C is not.", "B"),
     ],
 )
 def test_choices_that_commit(raw, letter):

@@ -133,7 +133,7 @@ _LETTER_IS_RIGHT = re.compile(
     r"|(?<![A-Za-z])([A-Z])\s*(?:是正[确確]|正[确確]|是最合适|是最合適|是[对對])"
 )
 _HEDGE_AFTER = re.compile(
-    r"^[\s*_`)\].]*(?:\s*(?:,|/|or|and|&|、|或|和)\s*(?:option\s*|choice\s*)?[(\[*_`]{0,4}([A-Z])(?![A-Za-z]))", re.I
+    r"^[\s*_`)\].]*(?:\s*(?:,|/|or|and|&|、|或|和)\s*(?:option\s*|choice\s*)?[(\[*_`]{0,4}((?-i:[A-Z]))(?![A-Za-z]))", re.I
 )
 _ONLY_LETTER = re.compile(r"^[\s\"'`*_#>$\-]*(?:\\boxed\{)?\s*[(\[]?\s*([A-Za-z])\s*[)\]]?\s*\}?[\s\"'`*_.:)$]*$")
 _LETTER_LINE_WITH_TEXT = re.compile(r"^[\s*_`#>\-]*[(\[]?([A-Z])[)\].:][*_`]{0,4}\s+(.+)$")
