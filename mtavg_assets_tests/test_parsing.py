@@ -43,6 +43,7 @@ def test_choices_that_commit(raw, letter):
         '{"answer": "Z"}',
         "I cannot tell.",
         '{"answer": 2}',
+        "Looking at each option:\nA. lip sync drift - the lips match.\nB. identity drift - the face changes.",
     ],
 )
 def test_choices_that_do_not_commit_are_unparseable(raw):

@@ -107,14 +107,16 @@ def json_objects(text: str) -> list[dict]:
 
 _OPEN = r"[ \t\"'`*_(\[{<$:：]{0,8}"  # wrappers that may precede a letter (on the same line)
 _CLOSE = r"(?=[\s\"'`*_)\]}>$.,;:!?。，、]|$)"  # and what may follow it
-_LETTER_UP = rf"{_OPEN}(?:\\boxed\{{|\\text\{{|\\mathrm\{{)?\s*(?:option\s*|choice\s*|选项\s*)?((?-i:[A-Z])){_CLOSE}"
-_LETTER_LOW = rf"{_OPEN}(?:\\boxed\{{)?\s*(?:option\s*|choice\s*)?([a-z])(?=\s*(?:[\"'`*_)\]}}>$.,;:!?]|$))"
+_LETTER_UP = (
+    rf"{_OPEN}(?:\\boxed\{{|\\text\{{|\\mathrm\{{)?[ \t]*(?:option[ \t]*|choice[ \t]*|选项[ \t]*)?((?-i:[A-Z])){_CLOSE}"
+)
+_LETTER_LOW = rf"{_OPEN}(?:\\boxed\{{)?[ \t]*(?:option[ \t]*|choice[ \t]*)?([a-z])(?=[ \t]*(?:[\"'`*_)\]}}>$.,;:!?]|$))"
 _CUES = [
     # English answer statements; the letter must follow closely
     r"\b(?:final\s+|correct\s+|best\s+|my\s+|the\s+)?(?:answer|choice|option|selection)"
     r"(?:\s+(?:to\s+(?:the|this)\s+question|for\s+(?:the|this)\s+question))?"
     r"[ \t]*(?:is|would\s+be|should\s+be|will\s+be|=|:|：|is\s*:|-|–|—)[ \t]*(?:therefore\s+|clearly\s+|likely\s+)?",
-    r"\bANSWER\s*:\s*",
+    r"\bANSWER[ \t]*:[ \t]*",
     r"\b(?:I|I'd|I\s+would|I\s+will|I'll|we|so|thus|therefore|hence)\s+(?:must\s+)?"
     r"(?:choose|select|pick|go\s+with|opt\s+for)\s+(?:option\s+|answer\s+|choice\s+)?",
     r"\b(?:the\s+)?(?:correct|right|best)\s+(?:one|option|choice|answer)\s+(?:here\s+)?(?:is|would\s+be)\s*:?\s*",
@@ -133,7 +135,8 @@ _LETTER_IS_RIGHT = re.compile(
     r"|(?<![A-Za-z])([A-Z])\s*(?:是正[确確]|正[确確]|是最合适|是最合適|是[对對])"
 )
 _HEDGE_AFTER = re.compile(
-    r"^[\s*_`)\].]*(?:\s*(?:,|/|or|and|&|、|或|和)\s*(?:option\s*|choice\s*)?[(\[*_`]{0,4}((?-i:[A-Z]))(?![A-Za-z]))", re.I
+    r"^[\s*_`)\].]*(?:\s*(?:,|/|or|and|&|、|或|和)\s*(?:option\s*|choice\s*)?[(\[*_`]{0,4}((?-i:[A-Z]))(?![A-Za-z]))",
+    re.I,
 )
 _ONLY_LETTER = re.compile(r"^[\s\"'`*_#>$\-]*(?:\\boxed\{)?\s*[(\[]?\s*([A-Za-z])\s*[)\]]?\s*\}?[\s\"'`*_.:)$]*$")
 _LETTER_LINE_WITH_TEXT = re.compile(r"^[\s*_`#>\-]*[(\[]?([A-Z])[)\].:][*_`]{0,4}\s+(.+)$")
