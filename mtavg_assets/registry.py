@@ -98,7 +98,7 @@ class ModelEntry(_Strict):
     transport: TransportSettings = TransportSettings()
     seed: int = 0  # offline baselines' seed
     circular: bool = False  # also ask every rotation of a choice question's options
-    judge: str | None = None  # name of another (API) entry that reads choice replies the rules cannot
+    judge: str | None = None  # name of another (API) entry that reads replies the rules cannot
     price: Price | None = None  # None: cost unknown (recorded as null, never as 0)
     concurrency: Annotated[int, Field(ge=1, le=1024)] = 4
     max_retries: Annotated[int, Field(ge=0, le=100)] = 3

@@ -457,6 +457,39 @@ def parse_span(raw: str | None) -> tuple[float, float] | None:
     return None  # several different ranges and none stated as final
 
 
+def span_candidates(raw: str | None) -> list[tuple[float, float]]:
+    """Every distinct valid span a reply states, in order: what a judge may choose among when the
+    rules find no single one. Frame numbers without a stated frame rate are not spans."""
+    if not isinstance(raw, str) or not raw.strip():
+        return []
+    text = answer_part(raw)
+    spans: list[tuple[float, float] | None] = []
+    for payload in json_objects(text):
+        windows = payload.get("relevant_windows")
+        try:
+            if isinstance(windows, list):
+                spans += [
+                    _valid(to_seconds(w[0]), to_seconds(w[1])) for w in windows if isinstance(w, list) and len(w) == 2
+                ]
+            elif (span := _json_span(payload)) is not False:
+                spans.append(span)
+        except (TypeError, ValueError):
+            continue
+    if not spans:
+        ranges = _text_ranges(text)[:MAX_RANGES]
+        fps_stated = _FPS.search(text)
+        for _, start, end, frames in ranges:
+            if frames and not fps_stated:
+                continue
+            rate = float(fps_stated.group(1)) if frames else 1.0
+            spans.append(_valid(start / rate, end / rate))
+    distinct: list[tuple[float, float]] = []
+    for span in spans:
+        if span is not None and all(abs(span[0] - d[0]) > 1e-3 or abs(span[1] - d[1]) > 1e-3 for d in distinct):
+            distinct.append(span)
+    return distinct
+
+
 def parse_answer(raw: str | None, question_type: str, options: list[str] | None) -> ParsedAnswer:
     if question_type == "temporal":
         return ParsedAnswer(span=parse_span(raw))

@@ -1,12 +1,14 @@
-"""An optional judge for choice replies the rules cannot read (never the default).
+"""An optional judge for replies the rules cannot read (never the default).
 
-A registry entry may name a `judge`: another API entry. After the entry's run, each stored choice
-reply left `unparseable` is shown to the judge with a strict extraction prompt: the question, the
-options as the model saw them, one more option meaning "no single option", and the reply. The
-judge answers a letter; the rules read that letter. A real option becomes the row's answer with
-`parsed_by = judge`; the extra option leaves the row `unparseable`. Each judge call is cached in the
-row by `judge_key` (the judge's output identity, the prompt text and the reply), so a reply is
-judged once. Temporal replies are not judged: a judge held to a span schema cannot abstain.
+A registry entry may name a `judge`: another API entry. After the entry's run, each stored reply
+left `unparseable` is shown to the judge with a strict extraction prompt: the question, options,
+one more option meaning "no single option", and the reply. For a choice question the options are
+the ones the model saw; for a temporal question they are the spans the reply itself mentions (the
+judge chooses among them and never invents one; a reply that mentions none is not sent). The
+judge answers a letter as a choice question (so any provider's answer schema holds it), and the
+rules read that letter. A real option becomes the row's answer with `parsed_by = judge`; the extra
+option leaves the row `unparseable`. Each judge call is cached in the row by `judge_key` (the
+judge's output identity, the prompt text and the parser version), so a reply is judged once.
 """
 
 from __future__ import annotations
@@ -22,15 +24,15 @@ from aiolimiter import AsyncLimiter
 
 from mtavg_assets.evaluators.api import redact
 from mtavg_assets.evaluators.base import EvalRequest, Evaluator, EvaluatorError
-from mtavg_assets.evaluators.parsing import PARSER_VERSION, parse_choice
+from mtavg_assets.evaluators.parsing import PARSER_VERSION, parse_choice, span_candidates
 from mtavg_assets.evaluators.prompts import format_options
 from mtavg_assets.predictions.runner import call_with_retries, plain_record, rotate, unrotate_letter
 from mtavg_assets.registry import ModelEntry
 
 NO_SINGLE_OPTION = "The reply commits to no single option (none, several, or unclear)"
 JUDGE_PROMPT = (
-    "You read a reply another model gave to a multiple-choice question and report which option the "
-    "reply commits to. Do not answer the question yourself and do not judge whether the reply is right.\n"
+    "You read a reply another model gave to the question below and report which option the reply "
+    "commits to. Do not answer the question yourself and do not judge whether the reply is right.\n"
     "Question: {question}\n"
     "Options:\n{options}\n"
     'Reply:\n"""\n{reply}\n"""\n'
@@ -40,10 +42,16 @@ JUDGE_PROMPT = (
 
 
 def judge_view(inst: dict, raw: str) -> tuple[dict, str]:
-    """The instance shown to the judge (the cell's options plus the abstain option) and its prompt."""
-    options = list(inst.get("options") or []) + [NO_SINGLE_OPTION]
+    """The instance shown to the judge (the cell's options, or the spans the reply mentions, plus
+    the abstain option) and its prompt."""
+    if inst["question_type"] == "temporal":
+        spans = span_candidates(raw)
+        choices = [f"from {s:g} s to {e:g} s" for s, e in spans]
+    else:
+        spans, choices = [], list(inst.get("options") or [])
+    options = choices + [NO_SINGLE_OPTION]
     abstain = string.ascii_uppercase[len(options) - 1]
-    shown = {**inst, "question_type": "mcq", "options": options, "n_options": len(options)}
+    shown = {**inst, "question_type": "mcq", "options": options, "n_options": len(options), "spans": spans}
     prompt = JUDGE_PROMPT.format(question=inst["question"], options=format_options(options), reply=raw, abstain=abstain)
     return shown, prompt
 
@@ -63,12 +71,14 @@ def rows_to_judge(rows: pd.DataFrame, instances: pd.DataFrame, judge: ModelEntry
     candidates = rows[(rows["status"] == "unparseable") & rows["raw_response"].notna()]
     for row in candidates.to_dict("records"):
         inst = current.get(row["instance_id"])
-        if inst is None or inst["question_type"] == "temporal" or inst["content_hash"] != row["instance_content_hash"]:
+        if inst is None or inst["content_hash"] != row["instance_content_hash"]:
             continue
         shown_cell = rotate({**inst, "rotation": row["rotation"]})
         view, prompt = judge_view(shown_cell, row["raw_response"])
+        if len(view["options"]) < 2:
+            continue  # a temporal reply that mentions no span: nothing to choose among
         if row.get("judge_key") != judge_key(judge, prompt):
-            todo.append((row, {**view, "rotation": row["rotation"], "cell_options": shown_cell["options"]}, prompt))
+            todo.append((row, {**view, "rotation": row["rotation"], "cell_options": shown_cell.get("options")}, prompt))
     return todo
 
 
@@ -89,11 +99,15 @@ async def judge_rows(
                 return None  # not judged now; asked again next run
             text = redact(reply.raw_response or "", secrets) if secrets else reply.raw_response
             letter = None if reply.refused else parse_choice(text, view["options"])
-            cell_letters = string.ascii_uppercase[: len(view["cell_options"])]
+            index = string.ascii_uppercase.index(letter) if letter else len(view["options"]) - 1
             judged = {**row, "judge_key": judge_key(entry, prompt), "judge_response": text}
-            if letter in cell_letters:
-                answer = unrotate_letter(letter, {"rotation": view["rotation"], "options": view["cell_options"]})
-                judged.update(status="ok", parsed_answer=answer, parsed_by="judge")
+            if index < len(view["options"]) - 1:  # a real option, not the abstain one
+                if view["spans"]:
+                    start, end = view["spans"][index]
+                    judged.update(status="ok", parsed_span_start=start, parsed_span_end=end, parsed_by="judge")
+                else:
+                    answer = unrotate_letter(letter, {"rotation": view["rotation"], "options": view["cell_options"]})
+                    judged.update(status="ok", parsed_answer=answer, parsed_by="judge")
             return judged
 
     try:
