@@ -43,6 +43,11 @@ _THINK_OPEN = re.compile(r"<\s*(?:think|thinking|thought|reasoning)\s*>", re.I)
 _ANSWER_TAG = re.compile(r"<\s*answer\s*>(.*?)<\s*/\s*answer\s*>", re.I | re.S)
 _FENCE = re.compile(r"```[a-zA-Z]*\s*|```")
 _ZERO_WIDTH = re.compile("[\u200b-\u200f\u2060\ufeff]")
+# a chat-template role label (and a streaming model's clock) echoed before the answer
+_ROLE_PREFIX = re.compile(
+    r"^\s*(?:\((?:video\s+)?time\s*=?\s*[\d.:]+\s*s?\)\s*)?(?:assistant|model|response|output)\s*:\s*(?=\S)",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,7 @@ def answer_part(raw: str) -> str:
     tags = _ANSWER_TAG.findall(text)
     if tags and tags[-1].strip():
         return tags[-1].strip()
-    return text.strip()
+    return _ROLE_PREFIX.sub("", text, count=1).strip()
 
 
 def json_objects(text: str) -> list[dict]:
