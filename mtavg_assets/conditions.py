@@ -22,10 +22,12 @@ EVALUATE = (
     # A registry change alone re-runs no partition (new entries are new partitions: newly missing),
     # nor does re-derived media (new clip content changes validated_qa's content hashes anyway).
     # A partition that failed (say its API key is not set here) is not retried until its inputs
-    # change or the nightly tick.
+    # change or the nightly tick. A new code version (it carries the answer parser's version) runs
+    # every partition once: stored replies are read again, no cell is asked again.
     (
         AC.eager().ignore(dg.AssetSelection.assets("model_registry", "clip_media"))
         | (AC.cron_tick_passed(NIGHTLY_CRON, TIMEZONE) & ~AC.any_deps_missing() & _SETTLED)
+        | (AC.code_version_changed() & ~AC.any_deps_missing() & _SETTLED)
     )
     & AC.all_deps_blocking_checks_passed()
 ).with_label("evaluate: new or changed cells, or nightly, once upstream checks pass")

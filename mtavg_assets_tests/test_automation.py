@@ -127,6 +127,31 @@ def test_a_night_with_no_change_asks_no_model(pipeline):
     assert set(daemon.tick(datetime(2099, 1, 1, 2, 2, tzinfo=UTC))) == REPORT_ASSETS
 
 
+def test_a_new_parser_version_rereads_every_model_once_without_asking(pipeline):
+    from mtavg_assets.definitions import ALL_ASSETS, build_definitions
+
+    daemon = _settled(pipeline)
+    assert daemon.tick() == {}
+    upgraded = [
+        a.map_asset_specs(lambda spec: spec.replace_attributes(code_version="predictions-1+parser-next"))
+        if isinstance(a, dg.AssetsDefinition) and dg.AssetKey("predictions") in a.keys
+        else a
+        for a in ALL_ASSETS
+    ]
+    base = build_definitions(str(pipeline.layout.root))
+    pipeline.defs = dg.Definitions(
+        assets=upgraded, asset_checks=base.asset_checks, resources=base.resources, jobs=base.jobs
+    )
+    deployed = daemon.tick()
+    assert deployed == {"predictions": {"random", "prior"}}
+    evaluated = daemon.execute(deployed)
+    assert [meta["calls"] for meta in evaluated.values()] == [0, 0]
+    reports = daemon.tick()
+    assert set(reports) == REPORT_ASSETS
+    daemon.execute(reports)
+    assert daemon.tick() == {}  # once per new version, not every tick
+
+
 def test_a_new_qa_line_asks_exactly_its_cells_and_rebuilds_metrics_once(pipeline):
     daemon = _settled(pipeline)
     source = (pipeline.layout.qa_dir / "demo_core.jsonl").read_text().splitlines()[0]

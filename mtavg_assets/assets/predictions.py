@@ -119,7 +119,7 @@ def judge_replies(context, mtavg: MtavgData, entry, entries, instances, store, t
             columns=[dg.TableColumn(field.name, str(field.type)) for field in PREDICTION_SCHEMA]
         )
     },
-    code_version="predictions-1",
+    code_version=f"predictions-1+parser-{PARSER_VERSION}",  # a new parser re-reads stored replies
     description="Answers of one registered model to every validated instance; only cells not yet answered "
     "under the current cache key are asked. Each answer is journaled on arrival.",
 )
