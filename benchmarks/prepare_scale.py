@@ -31,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dagster as dg  # noqa: E402
+import ffmpeg  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from mtavg_assets.media.probe import build_catalog  # noqa: E402
@@ -84,7 +85,7 @@ def synthesize(data: Path, clips: int, bases: int, qa_per_clip: int) -> None:
 
     with ThreadPoolExecutor(max_workers=2 * prepare_workers()) as pool:
         list(pool.map(remux, range(clips)))
-    durations = {b.name: float(_probe_duration(b)) for b in base_files}
+    durations = {b.name: float(ffmpeg.probe(str(b))["format"]["duration"]) for b in base_files}
     manifest = [
         {
             "clip_id": f"c{i:05d}",
@@ -148,16 +149,6 @@ def synthesize(data: Path, clips: int, bases: int, qa_per_clip: int) -> None:
         "  - {name: random, provider: random, seed: 0}\n"
     )
     print(f"synthesized {clips} clips ({bases} renders), {len(qa_rows)} QA in {time.perf_counter() - started:.0f} s")
-
-
-def _probe_duration(path: Path) -> str:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout.strip()
 
 
 def timed_prepare(data: Path, home: Path, label: str) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -47,6 +48,18 @@ def demo_layout(demo_source: DataLayout, tmp_path: Path) -> DataLayout:
     target = tmp_path / "data"
     shutil.copytree(demo_source.root, target)
     return DataLayout(target)
+
+
+def tag_questions(layout) -> dict:
+    """Append each instance id to its question, so the fake server knows which one it is asked."""
+    gold = {}
+    for path in layout.qa_dir.glob("*.jsonl"):
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        for row in rows:
+            row["question"] += f" [{row['instance_id']}]"
+            gold[row["instance_id"]] = row
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return gold
 
 
 def run_cli(command: str, data_dir: Path, dagster_home: Path | None = None) -> subprocess.CompletedProcess:

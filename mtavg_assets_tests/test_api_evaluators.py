@@ -13,7 +13,7 @@ import pytest
 from mtavg_assets.evaluators.base import RateLimited
 from mtavg_assets.predictions.runner import _wait_for
 from mtavg_assets.registry import parse_entry
-from mtavg_assets_tests.conftest import OFFLINE_MODELS, PipelineRunner
+from mtavg_assets_tests.conftest import OFFLINE_MODELS, PipelineRunner, tag_questions
 from mtavg_assets_tests.fake_providers import FAULTS, FakeConfig, FakeProviderServer
 
 SECRET = "sk-test-do-not-leak-1234567890"
@@ -189,13 +189,7 @@ def test_refusals_and_empty_responses_are_statuses(api_pipeline, fault):
 
 def test_an_oracle_scores_one_despite_empty_replies(demo_layout, api_pipeline):
     """A server that knows every gold answer and sends 3% empty replies: the oracle scores 1.0."""
-    gold = {}
-    for path in demo_layout.qa_dir.glob("*.jsonl"):
-        rows = [json.loads(line) for line in path.read_text().splitlines()]
-        for row in rows:
-            row["question"] += f" [{row['instance_id']}]"
-            gold[row["instance_id"]] = row
-        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    gold = tag_questions(demo_layout)
 
     def oracle(prompt: str) -> str:
         row = gold[re.search(r"\[([^\]]+)\]", prompt).group(1)]

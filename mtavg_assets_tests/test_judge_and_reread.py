@@ -16,7 +16,7 @@ import pytest
 from mtavg_assets.evaluators.parsing import PARSER_VERSION
 from mtavg_assets.predictions.store import SCHEMA
 from mtavg_assets.registry import load_registry
-from mtavg_assets_tests.conftest import PipelineRunner
+from mtavg_assets_tests.conftest import PipelineRunner, tag_questions
 from mtavg_assets_tests.fake_providers import FakeConfig, FakeProviderServer
 
 MODEL = """  - name: chatty
@@ -35,18 +35,6 @@ JUDGE = """  - name: reader
     media: frames
     retry_initial_s: 0.01
 """
-
-
-def _tag_questions(layout) -> dict:
-    """Append each instance id to its question, so the fake server knows which one it is asked."""
-    gold = {}
-    for path in layout.qa_dir.glob("*.jsonl"):
-        rows = [json.loads(line) for line in path.read_text().splitlines()]
-        for row in rows:
-            row["question"] += f" [{row['instance_id']}]"
-            gold[row["instance_id"]] = row
-        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return gold
 
 
 def abstains(iid: str) -> bool:
@@ -86,7 +74,7 @@ def _policy(gold: dict, judge_says: dict):
 @pytest.fixture
 def chatty(demo_layout, monkeypatch):
     monkeypatch.setenv("MTAVG_TEST_KEY", "sk-test")
-    gold = _tag_questions(demo_layout)
+    gold = tag_questions(demo_layout)
     judge_says: dict = {}
     with FakeProviderServer(FakeConfig(policy=_policy(gold, judge_says))) as server:
         runner = PipelineRunner(demo_layout)

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from mtavg_assets.atomic import temp_beside, write_text_atomic
 from mtavg_assets.evaluators.parsing import to_seconds
-from mtavg_assets.importing.mapping import FieldSpec, ImportMapping
+from mtavg_assets.importing.mapping import FieldSpec, ImportMapping, plain
 from mtavg_assets.jsonl import parse_line
 from mtavg_assets.qa.schema import SUBSET_OF, QARecord
 from mtavg_assets.settings import DEFAULT_DATA_DIR, DataLayout
@@ -228,11 +228,7 @@ def _items(value: Any) -> list[str]:
             value = [part for part in re.split(r"[,;]", text)]
     if not isinstance(value, list):
         return []
-    return [str(_plain_item(v)).strip() for v in value if v is not None and str(v).strip()]
-
-
-def _plain_item(value: Any) -> Any:
-    return int(value) if isinstance(value, float) and value.is_integer() else value
+    return [str(plain(v)).strip() for v in value if v is not None and str(v).strip()]
 
 
 def _current(target: Path, *inputs: Path) -> bool:

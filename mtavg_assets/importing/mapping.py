@@ -57,13 +57,13 @@ class FieldSpec(BaseModel):
             return row.get(self.field)
         if self.template is not None:
             try:
-                return self.template.format(**{k: _plain(v) for k, v in row.items()})
+                return self.template.format(**{k: plain(v) for k, v in row.items()})
             except (KeyError, IndexError, ValueError):
                 return None
         return self.value
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """Numbers written as floats by a table reader (1.0) print as integers in templates."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
