@@ -166,6 +166,9 @@ def run_import(args, layout: DataLayout) -> int:
     from mtavg_assets.importing.importer import REJECTS_FILE, import_mtavg, import_release
     from mtavg_assets.importing.mapping import MappingError, load_mapping, preset_path
 
+    if args.into is None and not os.environ.get("MTAVG_DATA_DIR"):
+        print("import: say where the benchmark goes: --into DIR (or set MTAVG_DATA_DIR)", file=sys.stderr)
+        return 2
     into = (args.into or layout.root).resolve()
     source = args.source
     if args.hf_repo:
@@ -191,6 +194,10 @@ def run_import(args, layout: DataLayout) -> int:
         f"rows: {summary.rows} = {summary.imported} imported + {summary.rejected} rejected "
         f"(reasons in {into / REJECTS_FILE}); {summary.clips} clips; QA in {summary.qa_file}"
     )
+    if summary.files_rejected:
+        print(f"{summary.files_rejected} clip or QA files refused whole (reasons in {into / REJECTS_FILE})")
+    if summary.ignored:
+        print(f"not brought in from the release: {', '.join(summary.ignored)}")
     print(f"evaluate it: MTAVG_DATA_DIR={into} python -m mtavg_assets run")
     return 0
 

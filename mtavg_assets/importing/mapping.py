@@ -32,6 +32,8 @@ clip_item: "videos/{item}.mp4"      # optional: how one item of `clips` becomes 
 
 from __future__ import annotations
 
+import math
+import string
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -57,10 +59,22 @@ class FieldSpec(BaseModel):
             return row.get(self.field)
         if self.template is not None:
             try:
+                if any(is_null(row.get(name)) for name in template_fields(self.template)):
+                    return None  # a template over a missing or null field names nothing (the row is rejected)
                 return self.template.format(**{k: plain(v) for k, v in row.items()})
-            except (KeyError, IndexError, ValueError):
+            except (KeyError, IndexError, ValueError, TypeError, AttributeError):
                 return None
         return self.value
+
+
+def template_fields(template: str) -> set[str]:
+    """The row fields a template reads ("{a}/{b[0]}" reads a and b)."""
+    return {name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def is_null(value: Any) -> bool:
+    """Missing in the row, JSON null, or a table reader's NaN."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def plain(value: Any) -> Any:
