@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mtavg_assets.metrics.build import build_metric_tables  # noqa: E402
+from mtavg_assets.metrics.build import build_metric_tables, register_models  # noqa: E402
 from mtavg_assets.parquet_io import write_parquet  # noqa: E402
 from mtavg_assets.predictions.store import SCHEMA  # noqa: E402
 from mtavg_assets.qa.validate import VALID_COLUMNS  # noqa: E402
@@ -70,10 +70,7 @@ def synthetic_benchmark(layout: DataLayout, n: int, n_models: int, seed: int = 0
     write_parquet(pd.DataFrame({"clip_id": [f"c{c}" for c in range(n // 3)]}), layout.derived("clip_catalog"))
     write_parquet(pd.DataFrame({"clip_id": ["none"], "reason": ["x"]}), layout.derived("clip_rejects"))
     names = [f"model-{m:03d}" for m in range(n_models)]
-    write_parquet(
-        pd.DataFrame({"name": names, "provider": "openai", "baseline": False, "status": "active", "valid": True}),
-        layout.derived("model_registry"),
-    )
+    keys = register_models(layout, names)
     for m, name in enumerate(names):
         skill = 0.3 + 0.6 * m / max(n_models - 1, 1)
         right = rng.random(n) < skill
@@ -90,7 +87,7 @@ def synthetic_benchmark(layout: DataLayout, n: int, n_models: int, seed: int = 0
                 "parsed_answer": np.where((status == "ok") & (qtypes != "temporal"), letter, None),
                 "parsed_span_start": np.where((status == "ok") & (qtypes == "temporal"), starts + jitter, np.nan),
                 "parsed_span_end": np.where((status == "ok") & (qtypes == "temporal"), starts + 2 + jitter, np.nan),
-                "cache_key": ids,
+                "cache_key": keys[name].reindex(ids).to_numpy(),
                 "instance_content_hash": ids,
                 "attempts": 1,
             }

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mtavg_assets.metrics.build import build_metric_tables  # noqa: E402
+from mtavg_assets.metrics.build import build_metric_tables, register_models  # noqa: E402
 from mtavg_assets.parquet_io import write_parquet  # noqa: E402
 from mtavg_assets.predictions.store import SCHEMA  # noqa: E402
 from mtavg_assets.qa.validate import VALID_COLUMNS  # noqa: E402
@@ -82,8 +82,7 @@ def write_benchmark(layout: DataLayout, qa: pd.DataFrame, p_right: np.ndarray, n
     write_parquet(pd.DataFrame({"clip_id": ["c"]}), layout.derived("clip_catalog"))
     write_parquet(pd.DataFrame({"clip_id": pd.Series([], dtype=str)}), layout.derived("clip_rejects"))
     names = [f"m{i:02d}" for i in range(n_models)]
-    registry = pd.DataFrame({"name": names, "provider": "openai", "baseline": False, "status": "active"})
-    write_parquet(registry, layout.derived("model_registry"))
+    keys = register_models(layout, names)
     for name in names:
         right = rng.random(len(qa)) < p_right
         frame = pd.DataFrame(
@@ -93,7 +92,7 @@ def write_benchmark(layout: DataLayout, qa: pd.DataFrame, p_right: np.ndarray, n
                 "rotation": 0,
                 "status": "ok",
                 "parsed_answer": np.where(right, "A", "B"),
-                "cache_key": qa["instance_id"],
+                "cache_key": keys[name].reindex(qa["instance_id"]).to_numpy(),
                 "instance_content_hash": qa["content_hash"],
                 "attempts": 1,
             }

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -282,3 +283,70 @@ def load_registry(path: Path) -> RegistryLoad:
             )
             invalid.append({"index": None, "name": entry.name, "reason": reason})
     return RegistryLoad(entries, invalid)
+
+
+REGISTRY_COLUMNS = [
+    "name",
+    "provider",
+    "model",
+    "media",
+    "media_recipe",
+    "prompt_version",
+    "api_key_env",
+    "concurrency",
+    "baseline",
+    "status",  # MODEL_STATUSES
+    "valid",
+    "reason",
+    "entry",  # the validated entry as JSON: what the downstream assets use (key names only, no keys)
+]
+MODEL_STATUSES = ("active", "invalid", "retired")
+
+
+def registry_frame(load, predictions_dir: Path | None = None) -> pd.DataFrame:
+    """Active and invalid entries side by side, plus `retired` models: predictions on disk, no entry.
+    Key *names* only, never key values."""
+    rows = [
+        {
+            "name": e.name,
+            "provider": e.provider,
+            "model": e.model,
+            "media": e.media,
+            "media_recipe": e.media_recipe,
+            "prompt_version": e.prompt_version,
+            "api_key_env": e.api_key_env,
+            "concurrency": e.concurrency,
+            "baseline": e.baseline,
+            "status": "active",
+            "valid": True,
+            "reason": None,
+            "entry": e.model_dump_json(),
+        }
+        for e in load.entries
+    ]
+    rows += [
+        {"name": bad["name"], "status": "invalid", "valid": False, "reason": bad["reason"]} for bad in load.invalid
+    ]
+    named = {row["name"] for row in rows}
+    if predictions_dir is not None and predictions_dir.is_dir():
+        rows += [
+            {"name": folder.name, "status": "retired", "valid": False, "reason": "not in models.yaml"}
+            for folder in sorted(predictions_dir.iterdir())
+            if folder.is_dir() and folder.name not in named
+        ]
+    return pd.DataFrame(rows, columns=REGISTRY_COLUMNS).astype({"baseline": "boolean"})
+
+
+def registered_models(layout) -> RegistryLoad:
+    """The registry as the `model_registry` asset last validated it (derived/model_registry.parquet):
+    the edge every downstream stage reads, so a run uses the entries its upstream materialization
+    checked, not a file edited since."""
+    if not layout.derived("model_registry").exists():
+        return RegistryLoad([], [])
+    frame = layout.read("model_registry")
+    active = frame[frame["status"] == "active"]
+    invalid = frame[frame["status"] == "invalid"]
+    return RegistryLoad(
+        [ModelEntry.model_validate_json(text) for text in active["entry"]],
+        [{"index": None, "name": row.name, "reason": row.reason} for row in invalid.itertuples()],
+    )

@@ -35,6 +35,7 @@ DERIVED_TABLES = (
     "qa_rejects",
     "qa_subsets",
     "model_registry",
+    "cell_keys",  # every (model, instance, rotation) an active entry answers now, with its current cache key
 )
 
 

@@ -62,6 +62,22 @@ def tag_questions(layout) -> dict:
     return gold
 
 
+def register_with_keys(layout: DataLayout, models_yaml: str) -> dict:
+    """Write models.yaml and its model_registry table (as the asset does), and return the current
+    cache key of every cell, {(model, instance_id, rotation): key}: hand-written prediction rows
+    must carry it to be scored."""
+    from mtavg_assets.metrics.build import current_cell_keys
+    from mtavg_assets.registry import load_registry, registry_frame
+
+    layout.models_file.write_text(models_yaml)
+    layout.write("model_registry", registry_frame(load_registry(layout.models_file), layout.predictions_dir))
+    keys = current_cell_keys(layout)
+    return {
+        (m, i, int(r)): k
+        for m, i, r, k in keys[["model", "instance_id", "rotation", "cache_key"]].itertuples(index=False)
+    }
+
+
 def run_cli(command: str, data_dir: Path, dagster_home: Path | None = None) -> subprocess.CompletedProcess:
     """`python -m mtavg_assets <command>` on a data directory, as a user would run it."""
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}

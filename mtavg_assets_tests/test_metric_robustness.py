@@ -13,13 +13,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mtavg_assets.assets.models import registry_frame
 from mtavg_assets.metrics.build import build_metric_tables
 from mtavg_assets.parquet_io import write_parquet
 from mtavg_assets.predictions.store import COLUMNS, SCHEMA
 from mtavg_assets.qa.validate import VALID_COLUMNS
-from mtavg_assets.registry import load_registry
+from mtavg_assets.registry import load_registry, registry_frame
 from mtavg_assets.settings import DataLayout
+from mtavg_assets_tests.conftest import register_with_keys
 from mtavg_assets_tests.test_metrics import GOLD, INSTANCES
 
 MODELS_YAML = """models:
@@ -28,6 +28,9 @@ MODELS_YAML = """models:
   - {name: spans, provider: openai, model: x, api_key_env: K}
   - {name: circ, provider: random, circular: true}
 """
+
+
+KEYS: dict = {}  # (model, instance_id, rotation) -> current cache key, filled by the fixture
 
 
 def _row(model, iid, status="ok", answer=None, span=(None, None), rotation=0, created="2026-01-01T00:00:00"):
@@ -40,7 +43,7 @@ def _row(model, iid, status="ok", answer=None, span=(None, None), rotation=0, cr
         "parsed_answer": answer if answer is not None else gold["answer"],
         "parsed_span_start": span[0],
         "parsed_span_end": span[1],
-        "cache_key": f"k-{iid}-{rotation}",
+        "cache_key": KEYS.get((model, iid, rotation), "stale"),
         "instance_content_hash": gold["content_hash"],
         "attempts": 1,
         "created_at": created,
@@ -73,6 +76,7 @@ def con(tmp_path_factory):
     write_parquet(pd.DataFrame({"instance_id": pd.Series([], dtype=str)}), layout.derived("qa_rejects"))
     write_parquet(pd.DataFrame({"clip_id": [f"c{i}" for i in range(1, 7)]}), layout.derived("clip_catalog"))
     write_parquet(pd.DataFrame({"clip_id": pd.Series([], dtype=str)}), layout.derived("clip_rejects"))
+    KEYS.update(register_with_keys(layout, MODELS_YAML))
     _write(layout, "good", _perfect("good"))
     shutil.copytree(layout.predictions_file("good").parent, layout.predictions_dir / "good-backup")
     # 'dup': q1 twice, the later copy wrong; q2 twice, the later copy right.

@@ -18,6 +18,7 @@ from mtavg_assets.parquet_io import write_parquet
 from mtavg_assets.predictions.store import PredictionStore
 from mtavg_assets.qa.validate import VALID_COLUMNS
 from mtavg_assets.settings import DataLayout
+from mtavg_assets_tests.conftest import register_with_keys
 
 CATS = {
     "lip_sync_drift": "av_language",
@@ -122,10 +123,8 @@ def built(tmp_path_factory):
         pd.DataFrame({"clip_id": pd.Series([], dtype=str), "reason": pd.Series([], dtype=str)}),
         layout.derived("clip_rejects"),
     )
-    write_parquet(
-        pd.DataFrame({"name": list(ANSWERS), "provider": ["openai"] * 4, "baseline": False, "status": "active"}),
-        layout.derived("model_registry"),
-    )
+    models = "".join(f"  - {{name: {m}, provider: openai, model: x, api_key_env: K}}\n" for m in ANSWERS)
+    keys = register_with_keys(layout, "models:\n" + models)
     for model, answers in ANSWERS.items():
         store = PredictionStore(layout, model)
         for iid, (status, value) in answers.items():
@@ -135,7 +134,7 @@ def built(tmp_path_factory):
                     "model": model,
                     "instance_id": iid,
                     "status": status,
-                    "cache_key": f"k-{iid}",
+                    "cache_key": keys[(model, iid, 0)],
                     "instance_content_hash": f"h-{iid}",
                     "attempts": 1,
                     "parsed_answer": value if isinstance(value, str) else None,

@@ -52,6 +52,17 @@ CREATE OR REPLACE TEMP TABLE model_status AS
 SELECT name, CASE WHEN bool_or(m.status = 'active') THEN 'active' ELSE min(m.status) END AS model_status
 FROM models m GROUP BY name;
 
+-- The current cache key of every cell an active entry answers (written by the metric build from
+-- the registry and validated_qa): a row asked under another key is stale.
+CREATE OR REPLACE TEMP TABLE current_keys AS
+SELECT * FROM read_parquet(coalesce(getvariable('mtavg_data_dir'), 'data') || '/derived/cell_keys.parquet');
+
+CREATE OR REPLACE TEMP TABLE prediction_rows_keyed AS
+SELECT r.*, k.cache_key IS NOT NULL AS current_cell, coalesce(k.cache_key = r.cache_key, false) AS current_key
+FROM prediction_rows r
+LEFT JOIN current_keys k
+       ON k.model = r.model AND k.instance_id = r.instance_id AND k.rotation = coalesce(r.rotation, 0);
+
 CREATE OR REPLACE TABLE prediction_exclusions AS
 SELECT folder, model, instance_id, coalesce(rotation, 0) AS rotation, status, created_at, reason
 FROM (
@@ -61,20 +72,25 @@ FROM (
             WHEN r.model IS DISTINCT FROM r.folder THEN 'model column does not match its folder ' || r.folder
             WHEN r.copy_rank > 1 THEN 'duplicate of (model, instance_id, rotation): a later copy is scored'
             WHEN coalesce(s.model_status, 'retired') <> 'active' THEN 'model is ' || coalesce(s.model_status, 'retired')
+            WHEN NOT r.current_cell THEN 'not a cell of the entry now (instance not valid, or rotation not asked)'
+            WHEN NOT r.current_key THEN 'stale: asked under an earlier configuration of the entry or content of '
+                                        || 'the instance (not its current cache key)'
         END AS reason
-    FROM prediction_rows r
+    FROM prediction_rows_keyed r
     LEFT JOIN model_status s ON s.name = r.model
 )
 WHERE reason IS NOT NULL;
 
 CREATE OR REPLACE TABLE predictions AS
-SELECT r.* EXCLUDE (folder, copy_rank)
-FROM prediction_rows r
+SELECT r.* EXCLUDE (folder, copy_rank, current_key, current_cell)
+FROM prediction_rows_keyed r
 JOIN model_status s ON s.name = r.model AND s.model_status = 'active'
-WHERE r.model = r.folder AND r.copy_rank = 1;
+WHERE r.model = r.folder AND r.copy_rank = 1 AND r.current_key;
 -- Files written before these columns existed read as rules-parsed rows.
 ALTER TABLE predictions ADD COLUMN IF NOT EXISTS parsed_by VARCHAR;
 ALTER TABLE predictions ADD COLUMN IF NOT EXISTS parser_version VARCHAR;
 
 DROP TABLE model_status;
+DROP TABLE prediction_rows_keyed;
 DROP TABLE prediction_rows;
+DROP TABLE current_keys;

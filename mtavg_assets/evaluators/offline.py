@@ -40,18 +40,32 @@ class RandomEvaluator:
         return EvalReply(letter, received={"modalities": "none"})
 
 
+def prior_state(instances: pd.DataFrame) -> dict:
+    """What `prior` learns from the answer key: the majority gold letter per question type and the
+    mean gold span. It is part of prior's cache keys, so a changed key re-answers its cells."""
+    choice = instances[instances["answer"].notna()]
+    majority = {
+        str(qtype): sorted(Counter(group["answer"]).items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+        for qtype, group in choice.groupby("question_type")
+    }
+    spans = instances[instances["answer_span_start"].notna()]
+    mean_span = (
+        [float(spans["answer_span_start"].mean()), float(spans["answer_span_end"].mean())] if len(spans) else None
+    )
+    return {"majority": majority, "mean_span": mean_span}
+
+
+def learned_identity(entry: ModelEntry, instances: pd.DataFrame) -> dict | None:
+    """What an offline baseline learned from the instances it answers (None: it learns nothing)."""
+    return prior_state(instances) if entry.provider == "prior" else None
+
+
 class PriorEvaluator:
     def __init__(self, entry: ModelEntry, instances: pd.DataFrame):
         self.entry = entry
-        choice = instances[instances["answer"].notna()]
-        self.majority = {
-            qtype: sorted(Counter(group["answer"]).items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
-            for qtype, group in choice.groupby("question_type")
-        }
-        spans = instances[instances["answer_span_start"].notna()]
-        self.mean_span = (
-            (float(spans["answer_span_start"].mean()), float(spans["answer_span_end"].mean())) if len(spans) else None
-        )
+        state = prior_state(instances)
+        self.majority = state["majority"]
+        self.mean_span = tuple(state["mean_span"]) if state["mean_span"] else None
 
     async def answer(self, request: EvalRequest) -> EvalReply:
         inst = request.instance

@@ -13,6 +13,8 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from mtavg_assets.metrics.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_tables, instance_clusters
+from mtavg_assets.predictions.runner import expected_cells
+from mtavg_assets.registry import registered_models
 from mtavg_assets.settings import DERIVED_TABLES, SQL_DIR, DataLayout
 
 
@@ -39,6 +41,38 @@ def building_path(target: Path) -> Path:
         return target.with_name(target.name + ".building")
     base = next(p for p in target.parents if "?" not in str(p))
     return Path(tempfile.mkdtemp(prefix=".mtavg-build-", dir=base)) / (target.name + ".building")
+
+
+CELL_KEY_COLUMNS = ["model", "instance_id", "rotation", "cache_key"]
+
+
+def current_cell_keys(layout: DataLayout) -> pd.DataFrame:
+    """Every cell each active registry entry answers as it is now, with its current cache key: a
+    prediction row counts only when its key is among these (sql/00_sources.sql), so an answer asked
+    under an entry's earlier model id, settings or seed, or a stale baseline's, is never scored."""
+    empty = pd.DataFrame({c: pd.Series(dtype="int64" if c == "rotation" else str) for c in CELL_KEY_COLUMNS})
+    if not layout.derived("validated_qa").exists():
+        return empty
+    instances = layout.read("validated_qa")
+    frames = [
+        expected_cells(instances, entry).assign(model=entry.name)[CELL_KEY_COLUMNS]
+        for entry in registered_models(layout).entries
+    ]
+    return pd.concat([empty, *frames], ignore_index=True).astype({"rotation": "int64"})
+
+
+def register_models(layout: DataLayout, names: list[str]) -> dict[str, pd.Series]:
+    """For simulations: register API entries under these names (models.yaml and model_registry, as
+    the asset writes them) and return each one's current cache key per instance_id."""
+    from mtavg_assets.registry import load_registry, registry_frame
+
+    lines = "".join(f"  - {{name: {n}, provider: openai, model: sim, api_key_env: SIM_KEY}}\n" for n in names)
+    layout.root.mkdir(parents=True, exist_ok=True)
+    layout.models_file.write_text("models:\n" + lines)
+    layout.write("model_registry", registry_frame(load_registry(layout.models_file), layout.predictions_dir))
+    keys = current_cell_keys(layout)
+    keys = keys[keys["rotation"] == 0]
+    return {name: group.set_index("instance_id")["cache_key"] for name, group in keys.groupby("model")}
 
 
 def snapshot_inputs(layout: DataLayout, beside: Path) -> DataLayout:
@@ -113,6 +147,7 @@ def build_metric_tables(
             f"another metric build holds {lock.lock_file} (DuckDB takes one writer); waited {lock_timeout_s:.0f}s"
         ) from None
     try:
+        layout.write("cell_keys", current_cell_keys(layout))
         return _build(layout, target, sql_dir, n_resamples, seed)
     finally:
         lock.release()

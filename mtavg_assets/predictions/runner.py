@@ -16,9 +16,10 @@ from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_a
 
 from mtavg_assets.evaluators.api import redact
 from mtavg_assets.evaluators.base import CallTimeout, EvalReply, EvalRequest, Evaluator, EvaluatorError
+from mtavg_assets.evaluators.offline import learned_identity
 from mtavg_assets.evaluators.parsing import PARSER_VERSION, parse_answer
 from mtavg_assets.evaluators.prompts import render_prompt
-from mtavg_assets.predictions.cache import FINAL_STATUSES, RETRYABLE_STATUSES, cache_key
+from mtavg_assets.predictions.cache import FINAL_STATUSES, RETRYABLE_STATUSES, CellKeys
 from mtavg_assets.predictions.store import PredictionStore
 
 CellMode = Literal["missing", "failed", "missing_and_failed"]  # which cells a run asks
@@ -63,17 +64,24 @@ def expand_rotations(instances: pd.DataFrame, circular: bool) -> pd.DataFrame:
     return instances.assign(rotation=rotations).explode("rotation").astype({"rotation": "int64"})
 
 
+def expected_cells(instances: pd.DataFrame, entry) -> pd.DataFrame:
+    """Every cell the entry answers as it is now (instance x rotation) with its current cache key:
+    the only keys whose rows count for the entry."""
+    cells = expand_rotations(instances, entry.circular)
+    key = CellKeys(entry, learned_identity(entry, instances))
+    keys = [
+        key(h, q, r) for h, q, r in zip(cells["content_hash"], cells["question_type"], cells["rotation"], strict=True)
+    ]
+    return cells.assign(cache_key=keys)
+
+
 def select_cells(
     instances: pd.DataFrame, existing: pd.DataFrame, entry, mode: str = "missing"
 ) -> tuple[pd.DataFrame, int]:
     """The cells to ask now, and how many are already answered under the current cache key."""
     if mode not in CELL_MODES:
         raise ValueError(f"mode must be one of {CELL_MODES}")
-    cells = expand_rotations(instances, entry.circular)
-    keys = [
-        cache_key(entry, h, q, r)
-        for h, q, r in zip(cells["content_hash"], cells["question_type"], cells["rotation"], strict=True)
-    ]
+    cells = expected_cells(instances, entry)
     rotation = existing["rotation"] if "rotation" in existing else pd.Series(0, index=existing.index)
     current = {
         (iid, int(rot)): (key, status)
@@ -82,7 +90,7 @@ def select_cells(
         )
     }
     todo, answered = [], 0
-    for iid, rot, key in zip(cells["instance_id"], cells["rotation"], keys, strict=True):
+    for iid, rot, key in zip(cells["instance_id"], cells["rotation"], cells["cache_key"], strict=True):
         prior_key, prior_status = current.get((iid, int(rot)), (None, None))
         fresh = prior_key == key
         failed = fresh and prior_status in RETRYABLE_STATUSES
@@ -92,7 +100,7 @@ def select_cells(
             or (mode == "failed" and failed)
             or (mode == "missing_and_failed" and (not fresh or failed))
         )
-    return cells.assign(cache_key=keys)[todo], answered
+    return cells[todo], answered
 
 
 def rotate(instance: dict) -> dict:
