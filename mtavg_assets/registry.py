@@ -72,6 +72,7 @@ class TransportSettings(_Strict):
     upload_timeout_s: Annotated[Finite, Field(gt=0)] = 300.0  # wait for an upload to become ACTIVE
     upload_poll_s: Annotated[Finite, Field(gt=0)] = 2.0  # poll interval while it is PROCESSING
     delete_uploads: bool = False  # delete Files API uploads at the end of a run
+    max_reply_bytes: Annotated[int, Field(ge=1024, le=1 << 30)] = 8 * 1024 * 1024  # one reply body, decompressed
 
 
 class Price(_Strict):
@@ -107,6 +108,10 @@ class ModelEntry(_Strict):
     rate_limit_rpm: Annotated[Finite, Field(ge=1)] | None = None
     budget_usd: Annotated[Finite, Field(ge=0)] | None = None
     retry_initial_s: Annotated[Finite, Field(ge=0)] = 1.0  # first backoff; doubles per retry, with jitter
+    # Longest wait a provider may ask for (Retry-After) before a retry; a longer one ends the cell
+    # with its status instead of sleeping. A cell takes at most (max_retries + 1) x (timeout_s +
+    # max_retry_wait_s).
+    max_retry_wait_s: Annotated[Finite, Field(ge=0, le=3600)] = 120.0
 
     @model_validator(mode="before")
     @classmethod

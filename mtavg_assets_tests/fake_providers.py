@@ -21,6 +21,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 FAULTS = ("429", "500", "503", "slow", "malformed", "empty", "blank", "drop")
+# A misbehaving server or proxy, never chosen at random: a 50 MB body, a body that never ends, a
+# gzip bomb, an HTML page with status 200, and a redirect to another server.
+HOSTILE = ("huge", "endless", "bomb", "html", "redirect")
+HOSTILE_MAX_BYTES = 256 * 1024 * 1024  # an endless body still ends here, so a broken client cannot hang the test
 
 
 def default_policy(prompt: str) -> str:
@@ -43,6 +47,8 @@ class FakeConfig:
     refuse_if: str | None = None  # prompts containing this text are safety-blocked
     reject_schema: bool = False  # answer 400 to requests that carry a response schema
     echo_key: bool = False  # error bodies quote the key they received, in several encodings (a leaky proxy)
+    redirect_to: str | None = None  # where the "redirect" fault points (another server's base URL)
+    usage: dict | None = None  # replaces the usage fields of every reply (hostile token counts)
 
 
 @dataclass
@@ -54,7 +60,21 @@ class FakeState:
     uploads: int = 0
     deleted: int = 0
     api_keys: set = field(default_factory=set)
+    endless_bytes: int = 0  # how much of an endless body was written before the client stopped reading
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_BOMB: list[bytes] = []
+
+
+def _gzip_bomb() -> bytes:
+    """512 MiB of zeros, gzipped to about 0.5 MB (made once)."""
+    import zlib
+
+    if not _BOMB:
+        packer, block = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS), b"\0" * (1 << 20)
+        _BOMB.append(b"".join(packer.compress(block) for _ in range(512)) + packer.flush())
+    return _BOMB[0]
 
 
 def _prompt_text(body: dict) -> str:
@@ -99,7 +119,8 @@ class _Handler(BaseHTTPRequestHandler):
         """Serve an injected fault; True when the request is finished."""
         cfg = self.server.config
         key = self.headers.get("x-goog-api-key") or self.headers.get("Authorization", "")
-        echo = f" (key {key!r}, url {urllib.parse.quote(key, safe='')}, header {self.headers.get('Authorization')})"
+        forms = [urllib.parse.quote(key, safe=""), urllib.parse.quote(key), urllib.parse.quote_plus(key).lower()]
+        echo = f" (key {key!r}, url {' '.join(forms)}, header {self.headers.get('Authorization')})"
         if fault == "drop":
             self.close_connection = True
             self.connection.shutdown(2)
@@ -119,7 +140,51 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "malformed":
             self._send(200, b'{"choices": [ {"message": ')
             return True
+        if fault in HOSTILE:
+            self._hostile(fault)
+            return True
         return False
+
+    def _hostile(self, fault: str) -> None:
+        try:
+            if fault == "html":
+                page = b"<html><body><h1>502 Bad Gateway</h1>nginx</body></html>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+            elif fault == "redirect":
+                self.send_response(307)
+                self.send_header("Location", f"{self.server.config.redirect_to}{self.path}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            elif fault == "huge":
+                body = b'{"padding": "' + b"x" * (50 * 1024 * 1024) + b'"}'
+                self._send(200, body)
+            elif fault == "bomb":
+                body = _gzip_bomb()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Encoding", "gzip")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            elif fault == "endless":
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                chunk = b"x" * 65536
+                frame = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+                self.wfile.write(b'5\r\n{"a":\r\n')
+                for _ in range(HOSTILE_MAX_BYTES // len(chunk)):
+                    self.wfile.write(frame)
+                    with self.server.state.lock:
+                        self.server.state.endless_bytes += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client stopped reading: what a bounded client does
+        self.close_connection = True
 
     def do_POST(self) -> None:  # noqa: N802 - http.server naming
         cfg, state = self.server.config, self.server.state
@@ -208,11 +273,11 @@ class _Handler(BaseHTTPRequestHandler):
                     "created": 0,
                     "model": body.get("model"),
                     "choices": choices,
-                    "usage": {"prompt_tokens": 1000, "completion_tokens": 10, "total_tokens": 1010},
+                    "usage": cfg.usage or {"prompt_tokens": 1000, "completion_tokens": 10, "total_tokens": 1010},
                 },
             )
             return
-        usage = {"promptTokenCount": 1200, "candidatesTokenCount": 8, "totalTokenCount": 1208}
+        usage = cfg.usage or {"promptTokenCount": 1200, "candidatesTokenCount": 8, "totalTokenCount": 1208}
         if refused:
             self._send(200, {"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": usage})
             return

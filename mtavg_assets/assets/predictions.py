@@ -7,6 +7,7 @@ import os
 import time
 
 import dagster as dg
+from pydantic import Field
 from tqdm import tqdm
 
 from mtavg_assets.assets import OWNERS
@@ -25,11 +26,26 @@ from mtavg_assets.predictions.store import PredictionStore
 from mtavg_assets.resources import MtavgData, step_failure
 from mtavg_assets.settings import DataLayout
 
+MAX_LOCK_WAIT_S = 7 * 24 * 3600.0
+
 
 class PredictionsConfig(dg.Config):
-    mode: CellMode = "missing"  # missing | failed | missing_and_failed
-    budget_usd: float | None = None  # stop scheduling new cells once spent (overrides the entry's)
-    lock_timeout_s: float = 3600.0  # wait this long for another run evaluating the same model
+    """Run config of one evaluation; a negative, non-finite or absurd value is refused before the run."""
+
+    mode: CellMode = Field(default="missing", description="which cells to ask: missing | failed | missing_and_failed")
+    budget_usd: float | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="stop scheduling new cells once spent (overrides the entry's)",
+    )
+    lock_timeout_s: float = Field(
+        default=3600.0,
+        ge=0,
+        le=MAX_LOCK_WAIT_S,
+        allow_inf_nan=False,
+        description="wait at most this long for another run evaluating the same model or provider",
+    )
 
 
 def media_lookup(layout: DataLayout, recipe: str):
@@ -200,7 +216,8 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mt
             "judge_calls": judging["calls"],
             "judged_now": judging["answered"],
             "parser_version": PARSER_VERSION,
-            "asked_now": len(cells),
+            "scheduled_now": len(cells),
+            "asked_now": summary.asked,
             "calls": summary.calls,
             "statuses_this_run": dg.MetadataValue.json(dict(summary.statuses)),
             "statuses_total": dg.MetadataValue.json({k: int(v) for k, v in status_counts.items()}),

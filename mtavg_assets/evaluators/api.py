@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import base64
-import json
 import os
+import re
 import string
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
-from urllib.parse import quote, quote_plus
 
 from mtavg_assets.evaluators.base import CallTimeout, EvaluatorError, MissingCredentials, RateLimited
+from mtavg_assets.evaluators.http import bounded_cause
 from mtavg_assets.registry import ModelEntry
 
 RETRYABLE_HTTP = (408, 409, 425, 429, 500, 502, 503, 504)
@@ -26,40 +28,75 @@ def api_key_for(entry: ModelEntry) -> str | None:
     return key
 
 
-def secret_forms(secret: str | None) -> tuple[str, ...]:
-    """Every form in which a key can travel and come back in an error body: as set, stripped,
-    URL-encoded (path, query), JSON-escaped and base64 of `Bearer`/basic header values. Longest first."""
-    if not secret:
+def _char_forms(ch: str) -> str:
+    """A regex for one character of a key in any form it travels in: as itself, percent-encoded
+    (either case, any byte), as a JSON `\\uXXXX` escape, `\\/` for a slash, `+` for a space."""
+    forms = [re.escape(ch), "".join(f"%{b:02x}" for b in ch.encode()), re.escape(f"\\u{ord(ch):04x}")]
+    forms += {"/": [re.escape("\\/")], " ": [re.escape("+")], '"': [re.escape('\\"')], "\\": [re.escape("\\\\")]}.get(
+        ch, []
+    )
+    return "(?:" + "|".join(forms) + ")"
+
+
+def secret_forms(secret: str | None) -> tuple[re.Pattern, ...]:
+    """Patterns matching every form in which a key can travel and come back in an error body or a
+    reply: as set or stripped, percent-encoded by any library's rules (each character literal or
+    encoded, in either case, so `quote` with any `safe`, `quote_plus` and httpx all match), JSON-
+    escaped, and base64 of `Bearer`/basic header values (standard and URL-safe alphabets)."""
+    if not secret or len(secret.strip()) < 4:
         return ()
     stripped = secret.strip()
-    forms = {secret, stripped, quote(stripped, safe=""), quote_plus(stripped), json.dumps(stripped)[1:-1]}
-    forms |= {base64.b64encode(f.encode()).decode() for f in (stripped, f":{stripped}", f"{stripped}:")}
-    return tuple(sorted((f for f in forms if len(f) >= 4), key=len, reverse=True))
+    encoded = {
+        enc(form.encode()).decode().rstrip("=")
+        for form in (stripped, f":{stripped}", f"{stripped}:")
+        for enc in (base64.b64encode, base64.urlsafe_b64encode)
+    }
+    alternatives = ["".join(_char_forms(c) for c in stripped), *(re.escape(e) for e in sorted(encoded, key=len))]
+    return (re.compile("|".join(sorted(alternatives, key=len, reverse=True)), re.IGNORECASE),)
 
 
-def redact(text: str, secret: str | tuple[str, ...] | None) -> str:
+def redact(text: str, secret: str | tuple[re.Pattern, ...] | None) -> str:
     """`text` with every form of the secret replaced by ***."""
-    forms = secret_forms(secret) if isinstance(secret, str) else (secret or ())
-    for form in forms:
-        text = text.replace(form, "***")
+    patterns = secret_forms(secret) if isinstance(secret, str) else (secret or ())
+    for pattern in patterns:
+        text = pattern.sub("***", text)
     return text
 
 
+MAX_TOKEN_COUNT = 10**12  # far beyond any context window; more is not a count
+
+
+def token_count(value) -> int | None:
+    """A usage field as the provider reported it, if it is a count: a non-negative integer within
+    reason. Anything else (a string, a float, a boolean, a number beyond int64) is unknown (None),
+    so one hostile reply can neither break the journal nor fake a cost."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 0 <= value <= MAX_TOKEN_COUNT else None
+
+
 def parse_retry_after(headers) -> float | None:
-    """Seconds from Retry-After (seconds form) or retry-after-ms, if the server sent one."""
+    """Seconds from retry-after-ms or Retry-After (seconds or an HTTP date), if the server sent one.
+    A negative or NaN value reads as 0; an infinite one stays infinite (the runner then does not
+    wait: it is over any max_retry_wait_s)."""
     if headers is None:
         return None
     for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
         value = headers.get(name)
-        if value is not None:
+        if value is None:
+            continue
+        try:
+            seconds = float(value) * scale
+        except ValueError:
             try:
-                return max(0.0, float(value) * scale)
-            except ValueError:
+                seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
+            except (TypeError, ValueError):
                 continue
+        return seconds if seconds > 0 else 0.0
     return None
 
 
-def http_error(status: int, message: str, headers=None, secret: str | tuple[str, ...] | None = None) -> EvaluatorError:
+def http_error(status: int, message: str, headers=None, secret: str | tuple | None = None) -> EvaluatorError:
     """Map an HTTP failure to a status: 429 rate_limited; 408/5xx retryable; other 4xx final."""
     text = redact(f"HTTP {status}: {message}", secret)[:1000]
     if status == 429:
@@ -67,8 +104,12 @@ def http_error(status: int, message: str, headers=None, secret: str | tuple[str,
     return EvaluatorError(text, retryable=status in RETRYABLE_HTTP, retry_after=parse_retry_after(headers))
 
 
-def transport_error(exc: Exception, secret: str | tuple[str, ...] | None = None) -> EvaluatorError:
-    """Network-level failures: timeouts become `timeout`, dropped connections a retryable `error`."""
+def transport_error(exc: Exception, secret: str | tuple | None = None) -> EvaluatorError:
+    """Network-level failures: timeouts become `timeout`, dropped connections a retryable `error`;
+    a reply over the size limit or a request leaving the entry's server is a final `error`."""
+    refused = bounded_cause(exc)
+    if refused is not None:
+        return EvaluatorError(redact(f"{type(refused).__name__}: {refused}", secret)[:1000], retryable=False)
     text = redact(f"{type(exc).__name__}: {exc}", secret)[:1000]
     if "timeout" in type(exc).__name__.lower():
         return CallTimeout(text)

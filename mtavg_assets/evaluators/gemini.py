@@ -19,10 +19,12 @@ from google import genai
 from google.genai import errors, types
 
 from mtavg_assets.atomic import write_text_atomic
-from mtavg_assets.evaluators.api import http_error, option_letters, redact, secret_forms, transport_error
+from mtavg_assets.evaluators.api import http_error, option_letters, redact, secret_forms, token_count, transport_error
 from mtavg_assets.evaluators.base import EvalReply, EvalRequest, EvaluatorError, empty_response
+from mtavg_assets.evaluators.http import BoundedTransport, bounded_cause
 from mtavg_assets.registry import ModelEntry
 
+GEMINI_BASE_URL = "https://generativelanguage.googleapis.com/"
 REFUSAL_REASONS = {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION"}
 
 
@@ -69,10 +71,12 @@ class GeminiEvaluator:
     def __init__(self, entry: ModelEntry, api_key: str | None, upload_index: Path | None = None):
         self.entry = entry
         self.secrets = secret_forms(api_key)  # the runner redacts every stored text with these
+        transport = BoundedTransport(entry.base_url or GEMINI_BASE_URL, entry.transport.max_reply_bytes)
         options = types.HttpOptions(
             timeout=int(entry.timeout_s * 1000),
             base_url=entry.base_url,
             api_version=entry.transport.api_version,
+            async_client_args={"transport": transport},
         )
         self.client = genai.Client(api_key=api_key, http_options=options)
         self.inline_max_bytes = entry.transport.inline_max_bytes
@@ -146,8 +150,11 @@ class GeminiEvaluator:
             raise http_error(exc.code or 0, exc.message or str(exc), headers, self.secrets) from None
         except EvaluatorError:
             raise
+        except json.JSONDecodeError as exc:
+            raise EvaluatorError(f"a reply body that is not JSON (an HTML page?): {exc}") from None
         except Exception as exc:  # transport failures surface as httpx/aiohttp exceptions
-            if type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "aiohttp", "anyio", "httpcore", "httpcore2"):
+            transport = ("httpx", "httpx2", "aiohttp", "anyio", "httpcore", "httpcore2")
+            if type(exc).__module__.split(".")[0] in transport or bounded_cause(exc):
                 raise transport_error(exc, self.secrets) from None
             raise EvaluatorError(redact(f"{type(exc).__name__}: {exc}", self.secrets)[:1000]) from None
         return self._reply(response, request, fps)
@@ -175,8 +182,8 @@ class GeminiEvaluator:
         resolution = request.media[0].get("resolution") if request.media else None
         return EvalReply(
             raw_response=text,
-            input_tokens=usage.prompt_token_count if usage else None,
-            output_tokens=usage.candidates_token_count if usage else None,
+            input_tokens=token_count(getattr(usage, "prompt_token_count", None)),
+            output_tokens=token_count(getattr(usage, "candidates_token_count", None)),
             refused=refused,
             received={
                 "modalities": "video+audio" if request.media else "text",

@@ -12,10 +12,22 @@ response_format or the schema) is asked again without it, and so is every later 
 from __future__ import annotations
 
 import openai
+from openai.types.chat import ChatCompletion
 
-from mtavg_assets.evaluators.api import b64, data_url, http_error, option_letters, secret_forms, transport_error
+from mtavg_assets.evaluators.api import (
+    b64,
+    data_url,
+    http_error,
+    option_letters,
+    secret_forms,
+    token_count,
+    transport_error,
+)
 from mtavg_assets.evaluators.base import EvalReply, EvalRequest, EvaluatorError, empty_response
+from mtavg_assets.evaluators.http import BoundedTransport
 from mtavg_assets.registry import ModelEntry
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 
 def response_format(instance: dict) -> dict:
@@ -38,8 +50,14 @@ class OpenAIChatEvaluator:
         self.entry = entry
         self.secrets = secret_forms(api_key)  # the runner redacts every stored text with these
         self._structured = entry.generation.structured_output
+        base_url = entry.base_url or OPENAI_BASE_URL
+        transport = BoundedTransport(base_url, entry.transport.max_reply_bytes)
         self.client = openai.AsyncOpenAI(
-            api_key=api_key or "none", base_url=entry.base_url, max_retries=0, timeout=entry.timeout_s
+            api_key=api_key or "none",
+            base_url=base_url,
+            max_retries=0,
+            timeout=entry.timeout_s,
+            http_client=openai.DefaultAsyncHttpxClient(transport=transport, timeout=entry.timeout_s),
         )
 
     def _content(self, request: EvalRequest) -> tuple[list[dict], dict]:
@@ -106,6 +124,9 @@ class OpenAIChatEvaluator:
             raise transport_error(exc, self.secrets) from None
         except (openai.APIError, ValueError) as exc:  # malformed bodies (JSON errors) and protocol failures
             raise EvaluatorError(f"malformed response: {type(exc).__name__}: {exc}"[:1000], retryable=True) from None
+        if not isinstance(response, ChatCompletion):  # the SDK hands back the text of a non-JSON body
+            snippet = " ".join(str(response).split())[:200]
+            raise EvaluatorError(f"HTTP 200 with a body that is not a chat completion (HTML?): {snippet!r}")
         if not response.choices:
             raise empty_response("no choices")
         choice = response.choices[0]
@@ -117,8 +138,8 @@ class OpenAIChatEvaluator:
         usage = response.usage
         return EvalReply(
             raw_response=text,
-            input_tokens=usage.prompt_tokens if usage else None,
-            output_tokens=usage.completion_tokens if usage else None,
+            input_tokens=token_count(getattr(usage, "prompt_tokens", None)),
+            output_tokens=token_count(getattr(usage, "completion_tokens", None)),
             refused=refused,
             received=received,
         )

@@ -47,7 +47,8 @@ class Progress:
 @dataclass
 class RunSummary:
     model: str
-    scheduled: int
+    scheduled: int  # cells selected for this run
+    asked: int = 0  # cells that got a row (a budget stop leaves the rest unasked)
     calls: int = 0
     statuses: Counter = field(default_factory=Counter)
     cost_usd: float = 0.0
@@ -195,37 +196,57 @@ def _wait_for(entry):
 
     def wait(state) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        delay = backoff(state)
+        delay = min(backoff(state), entry.max_retry_wait_s)
         after = getattr(exc, "retry_after", None)
         return max(delay, after) if after else delay
 
     return wait
 
 
+def _worth_retrying(entry):
+    """Retry a retryable error unless the provider asks for a longer wait than the entry allows."""
+
+    def retry(exc: BaseException) -> bool:
+        if not (isinstance(exc, EvaluatorError) and exc.retryable):
+            return False
+        after = exc.retry_after
+        return after is None or after <= entry.max_retry_wait_s
+
+    return retry
+
+
 async def call_with_retries(
     evaluator: Evaluator, request: EvalRequest, limiter: AsyncLimiter | None, on_attempt: Callable[[], None]
 ) -> EvalReply:
     """One call with the entry's timeout and retries (retryable errors only, backoff with jitter,
-    Retry-After honoured). Raises the last EvaluatorError when every attempt failed."""
+    Retry-After honoured up to `max_retry_wait_s`: a provider asking for longer ends the cell with
+    the error's status and says so). Raises the last EvaluatorError when every attempt failed."""
     entry = evaluator.entry
-    async for attempt in AsyncRetrying(
-        stop=stop_after_attempt(entry.max_retries + 1),
-        wait=_wait_for(entry),
-        retry=retry_if_exception(lambda e: isinstance(e, EvaluatorError) and e.retryable),
-        reraise=True,
-    ):
-        with attempt:
-            on_attempt()
-            if limiter:
-                await limiter.acquire()
-            try:
-                return await asyncio.wait_for(evaluator.answer(request), timeout=entry.timeout_s)
-            except TimeoutError as exc:
-                raise CallTimeout(f"no answer within {entry.timeout_s}s") from exc
-            except EvaluatorError:
-                raise
-            except Exception as exc:  # an evaluator bug must cost one cell, not the run
-                raise EvaluatorError(f"unexpected {type(exc).__name__}: {exc}", retryable=False) from exc
+    try:
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(entry.max_retries + 1),
+            wait=_wait_for(entry),
+            retry=retry_if_exception(_worth_retrying(entry)),
+            reraise=True,
+        ):
+            with attempt:
+                on_attempt()
+                if limiter:
+                    await limiter.acquire()
+                try:
+                    return await asyncio.wait_for(evaluator.answer(request), timeout=entry.timeout_s)
+                except TimeoutError as exc:
+                    raise CallTimeout(f"no answer within {entry.timeout_s}s") from exc
+                except EvaluatorError:
+                    raise
+                except Exception as exc:  # an evaluator bug must cost one cell, not the run
+                    raise EvaluatorError(f"unexpected {type(exc).__name__}: {exc}", retryable=False) from exc
+    except EvaluatorError as exc:
+        after = exc.retry_after
+        if exc.retryable and after is not None and after > entry.max_retry_wait_s:
+            exc.args = (f"{exc} (the provider asked to wait {after:.0f}s, over max_retry_wait_s "
+                        f"{entry.max_retry_wait_s:.0f}s: not retried)",)  # fmt: skip
+        raise
     raise EvaluatorError("no attempt was made")  # unreachable: AsyncRetrying makes at least one
 
 
@@ -308,6 +329,7 @@ async def evaluate_cells(
                 if secrets and isinstance(row.get(column), str):
                     row[column] = redact(row[column], secrets)
             store.append(row)
+            summary.asked += 1
             summary.statuses[row["status"]] += 1
             summary.cost_usd += row.get("cost_usd") or 0.0
             state.done += 1

@@ -49,6 +49,36 @@ SCHEMA = pa.schema(
 COLUMNS = SCHEMA.names
 
 
+INT64_MAX = 2**63 - 1
+
+
+def _conform_value(value, kind: pa.DataType):
+    """A journal value of the schema's type, or None: a hostile or corrupt value is unknown, never a
+    reason for the file to become unreadable."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if pa.types.is_integer(kind):
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return value if isinstance(value, int) and -INT64_MAX <= value <= INT64_MAX else None
+    if pa.types.is_floating(kind):
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if pa.types.is_boolean(kind):
+        return bool(value) if isinstance(value, bool) else None
+    return value if isinstance(value, str) else None
+
+
+def conform(rows: pd.DataFrame) -> pd.DataFrame:
+    """Every column in the type SCHEMA gives it (journal lines are JSON: any value can stand anywhere)."""
+    out = {}
+    for field in SCHEMA:
+        values = [_conform_value(v, field.type) for v in rows[field.name].tolist()]
+        out[field.name] = pd.Series(values, index=rows.index, dtype="object")
+    return pd.DataFrame(out, index=rows.index)
+
+
 class PredictionStore:
     def __init__(self, layout: DataLayout, model: str):
         self.model = model
@@ -73,7 +103,7 @@ class PredictionStore:
         if not frames:
             return pd.DataFrame(columns=COLUMNS)
         rows = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else frames[0]
-        rows = rows.reindex(columns=COLUMNS)  # files from before a column was added read as nulls
+        rows = conform(rows.reindex(columns=COLUMNS))  # files from before a column was added read as nulls
         rows["rotation"] = rows["rotation"].fillna(0).astype("int64")
         return rows.drop_duplicates(["instance_id", "rotation"], keep="last").reset_index(drop=True)
 
