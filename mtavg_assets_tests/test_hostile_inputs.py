@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 
+import dagster as dg
 import duckdb
 import ffmpeg
 import pandas as pd
@@ -209,3 +210,51 @@ def test_a_run_with_bad_rows_of_every_kind_exits_zero_and_counts_reconcile(demo_
     for model in ("random", "prior"):
         rows = pd.read_parquet(demo_layout.predictions_file(model))
         assert set(valid["instance_id"]) <= set(rows["instance_id"])
+
+
+def test_a_clip_replaced_between_catalog_and_media_is_never_filed_under_the_old_hash(demo_layout):
+    from mtavg_assets.assets.clips import clip_media
+    from mtavg_assets.media.probe import sha256_of
+    from mtavg_assets.media.recipes import CLIP_CHANGED, recipe_dir
+    from mtavg_assets.resources import MtavgData
+
+    pipeline = PipelineRunner(demo_layout)
+    assert pipeline.run("prepare_benchmark").success  # catalogued; offline models need no media yet
+    demo_layout.models_file.write_text(demo_layout.models_file.read_text() + FRAMES_MODEL)
+    pipeline.register()
+    catalog = pd.read_parquet(demo_layout.derived("clip_catalog"))
+    victim = catalog.iloc[0]
+    path = demo_layout.clips_dir / victim["path"]
+    stat, data = path.stat(), bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # other bytes, same size and mtime: the catalog's identity cannot tell
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    result = dg.materialize(
+        [clip_media], instance=pipeline.instance, resources={"mtavg": MtavgData(data_dir=str(demo_layout.root))}
+    )
+    assert result.success
+    media = pd.read_parquet(demo_layout.derived("clip_media")).set_index("clip_id")
+    assert CLIP_CHANGED in media.loc[victim["clip_id"], "error"]
+    assert not (recipe_dir(demo_layout.media_dir, "frames@2", victim["sha256"]) / "media.json").exists()
+    assert media.drop(index=victim["clip_id"])["error"].isna().all()
+    # The next prepare catalogues the clip again and derives its media under the new hash.
+    assert pipeline.run("prepare_benchmark").success
+    catalog = pd.read_parquet(demo_layout.derived("clip_catalog")).set_index("clip_id")
+    assert catalog.loc[victim["clip_id"], "sha256"] == sha256_of(path) != victim["sha256"]
+    media = pd.read_parquet(demo_layout.derived("clip_media")).set_index("clip_id")
+    assert pd.isna(media.loc[victim["clip_id"], "error"])
+
+
+def test_folders_a_killed_build_or_derivation_left_are_removed_by_the_next_one(demo_layout):
+    pipeline = PipelineRunner(demo_layout)
+    demo_layout.models_file.write_text(demo_layout.models_file.read_text() + FRAMES_MODEL)
+    snapshot = demo_layout.root / ".mtavg-snapshot-killed"
+    work = demo_layout.media_dir / "frames_2" / "ab" / ".abcdef0123456789.killed"
+    for folder in (snapshot, work):
+        folder.mkdir(parents=True)
+        (folder / "half-written").write_bytes(b"x" * 100)
+    assert pipeline.run("prepare_benchmark").success
+    assert not work.exists()
+    assert pipeline.run("evaluate_model", partition_key="random").success
+    assert pipeline.run("build_metrics").success
+    assert not snapshot.exists()

@@ -11,7 +11,7 @@ from mtavg_assets.assets.models import registered_models
 from mtavg_assets.conditions import PREPARE
 from mtavg_assets.jsonl import read_jsonl
 from mtavg_assets.media.probe import build_catalog
-from mtavg_assets.media.recipes import derive_all
+from mtavg_assets.media.recipes import CLIP_CHANGED, derive_all
 from mtavg_assets.parquet_io import fingerprint, read_parquet
 from mtavg_assets.resources import MtavgData
 from mtavg_assets.settings import prepare_workers
@@ -32,6 +32,10 @@ def clip_catalog(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.Mate
         layout = mtavg.layout
         previous_path = layout.derived("clip_catalog")
         previous = read_parquet(previous_path) if previous_path.exists() else None
+        if previous is not None and layout.derived("clip_media").exists():  # bytes changed under the catalog
+            media = layout.read("clip_media")
+            changed = media[media["error"].fillna("").str.contains(CLIP_CHANGED, regex=False)]["sha256"]
+            previous = previous[~previous["sha256"].isin(set(changed))]
         started = time.perf_counter()
         result = build_catalog(layout.clips_dir, layout.clip_manifest, previous=previous)
         seconds = time.perf_counter() - started

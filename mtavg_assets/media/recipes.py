@@ -31,6 +31,8 @@ from pathlib import Path
 import ffmpeg
 import pandas as pd
 
+from mtavg_assets.media.probe import sha256_of
+
 MEDIA_COLUMNS = ["clip_id", "sha256", "recipe", "files", "frames", "fps", "resolution", "has_audio", "error"]
 MAX_WIDTH = 640
 
@@ -114,10 +116,12 @@ def derive(
     marker = out / "media.json"
     if marker.exists():
         return DerivedMedia(**json.loads(marker.read_text()))
+    _same_content(clip_path, sha256)
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{sha256[:16]}.", dir=out.parent))
     try:
         media = _make(clip_path, duration_s, width, height, recipe, work, out, keyframes)
+        _same_content(clip_path, sha256)  # what ffmpeg read is what the catalog hashed
         (work / "media.json").write_text(json.dumps(media.__dict__))
         if out.exists() and not marker.exists():
             shutil.rmtree(out, ignore_errors=True)  # left by an interrupted run of an older layout
@@ -129,6 +133,28 @@ def derive(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return DerivedMedia(**json.loads(marker.read_text()))
+
+
+CLIP_CHANGED = "clip changed since it was catalogued"
+
+
+def _same_content(clip_path: Path, sha256: str) -> None:
+    """Derived files are filed under the catalog's sha256: refuse to derive from other bytes (the clip
+    is re-catalogued on the next prepare)."""
+    actual = sha256_of(clip_path)
+    if actual != sha256:
+        raise RuntimeError(f"{CLIP_CHANGED} (sha256 {actual[:12]}, catalog {sha256[:12]}): re-catalogued next prepare")
+
+
+def remove_leftovers(media_root: Path) -> int:
+    """Work folders a killed or failed derivation left beside the media (`.<sha>.<random>`); called
+    under the clip_media lock, when no derivation runs. Returns how many went."""
+    removed = 0
+    for work in media_root.glob("*/??/.*"):
+        if work.is_dir():
+            shutil.rmtree(work, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def _make(
@@ -230,6 +256,7 @@ def derive_all(
     """clip_media rows for every (clip, recipe), `workers` ffmpeg processes at a time, and per
     recipe how many were made or reused and how long it took."""
     clips = list(catalog.itertuples())
+    remove_leftovers(media_root)
     rows, timing = [], []
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for recipe in recipes:

@@ -33,6 +33,12 @@ def sql_files(sql_dir: Path = SQL_DIR) -> list[Path]:
     return sorted(p for p in sql_dir.glob("*.sql") if p.name[:2].isdigit())
 
 
+def remove_leftovers(root: Path) -> None:
+    """Snapshots and build folders of a build that was killed (called holding the writer lock)."""
+    for leftover in [*root.glob(".mtavg-snapshot-*"), *root.glob(".mtavg-build-*")]:
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
 def building_path(target: Path) -> Path:
     """Where the next database is built before it replaces `target`. DuckDB reads `?` in a path
     it writes as the start of options, so under such a directory the build happens in a private
@@ -147,6 +153,7 @@ def build_metric_tables(
             f"another metric build holds {lock.lock_file} (DuckDB takes one writer); waited {lock_timeout_s:.0f}s"
         ) from None
     try:
+        remove_leftovers(layout.root)
         layout.write("cell_keys", current_cell_keys(layout))
         return _build(layout, target, sql_dir, n_resamples, seed)
     finally:
