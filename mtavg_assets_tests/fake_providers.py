@@ -92,10 +92,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # keep test output clean
         pass
 
-    def _send(self, status: int, payload, headers: dict | None = None) -> None:
+    def _send(self, status: int, payload, headers: dict | None = None, content_type="application/json") -> None:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
@@ -148,28 +148,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _hostile(self, fault: str) -> None:
         try:
             if fault == "html":
-                page = b"<html><body><h1>502 Bad Gateway</h1>nginx</body></html>"
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(page)))
-                self.end_headers()
-                self.wfile.write(page)
+                self._send(200, b"<html><body><h1>502 Bad Gateway</h1>nginx</body></html>", content_type="text/html")
             elif fault == "redirect":
-                self.send_response(307)
-                self.send_header("Location", f"{self.server.config.redirect_to}{self.path}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                self._send(307, b"", {"Location": f"{self.server.config.redirect_to}{self.path}"})
             elif fault == "huge":
-                body = b'{"padding": "' + b"x" * (50 * 1024 * 1024) + b'"}'
-                self._send(200, body)
+                self._send(200, b'{"padding": "' + b"x" * (50 * 1024 * 1024) + b'"}')
             elif fault == "bomb":
-                body = _gzip_bomb()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Encoding", "gzip")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self._send(200, _gzip_bomb(), {"Content-Encoding": "gzip"})
             elif fault == "endless":
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")

@@ -5,7 +5,6 @@ changes nothing downstream."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -25,6 +24,7 @@ from mtavg_assets.atomic import temp_beside, write_text_atomic
 from mtavg_assets.evaluators.parsing import to_seconds
 from mtavg_assets.importing.mapping import FieldSpec, ImportMapping, is_null, plain
 from mtavg_assets.jsonl import parse_line
+from mtavg_assets.media.probe import sha256_of
 from mtavg_assets.qa.schema import MAX_OPTIONS, SUBSET_OF, QARecord
 from mtavg_assets.settings import DEFAULT_DATA_DIR, DataLayout
 from mtavg_assets.taxonomy import TaxonomyError, load_taxonomy
@@ -340,20 +340,12 @@ def _items(value: Any) -> list[str]:
     return [str(plain(v)).strip() for v in value]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _bring(video: Path, target: Path, link: bool) -> None:
     """The release file at `target`, unless `target` already holds the same bytes (a hard link to
     it, or a copy with the same content)."""
     if target.is_file() and not target.is_symlink():
         same_file = os.path.samefile(video, target)
-        if same_file or (target.stat().st_size == video.stat().st_size and _sha256(target) == _sha256(video)):
+        if same_file or (target.stat().st_size == video.stat().st_size and sha256_of(target) == sha256_of(video)):
             return
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_beside(target)
@@ -372,7 +364,7 @@ def _mux(video: Path, audio: Path, target: Path) -> None:
     again whenever either input's content differs from what the existing file was made of, whatever
     the files' times say (a sidecar beside it records the inputs' sha256)."""
     sources = target.with_name(f".{target.name}.sources.json")
-    inputs = {"video": _sha256(video), "audio": _sha256(audio)}
+    inputs = {"video": sha256_of(video), "audio": sha256_of(audio)}
     if target.is_file() and sources.is_file():
         try:
             if json.loads(sources.read_text()) == inputs:
