@@ -198,6 +198,7 @@ def run_import(args, layout: DataLayout) -> int:
         print(f"{summary.files_rejected} clip or QA files refused whole (reasons in {into / REJECTS_FILE})")
     if summary.ignored:
         print(f"not brought in from the release: {', '.join(summary.ignored)}")
+    print("clips are probed and spans checked against their durations at prepare: `run` prints QA valid + rejected")
     print(f"evaluate it: MTAVG_DATA_DIR={into} python -m mtavg_assets run")
     return 0
 
