@@ -49,6 +49,7 @@ class FakeConfig:
     echo_key: bool = False  # error bodies quote the key they received, in several encodings (a leaky proxy)
     redirect_to: str | None = None  # where the "redirect" fault points (another server's base URL)
     usage: dict | None = None  # replaces the usage fields of every reply (hostile token counts)
+    first_faults: int = 0  # the first N requests of each API get faults[0], whatever fault_rate says
 
 
 @dataclass
@@ -111,6 +112,8 @@ class _Handler(BaseHTTPRequestHandler):
             state.requests[kind] += 1
             rng = random.Random(f"{cfg.seed}:{sum(state.requests.values())}")
             fault = rng.choice(cfg.faults) if rng.random() < cfg.fault_rate else None
+            if state.requests[kind] <= cfg.first_faults:
+                fault = cfg.faults[0]
             if fault:
                 state.faults[fault] += 1
         return fault
@@ -128,6 +131,22 @@ class _Handler(BaseHTTPRequestHandler):
         if fault in ("429", "500", "503"):
             code = int(fault)
             headers = {"Retry-After": str(cfg.retry_after_s)} if code in (429, 503) else {}
+            if code == 429 and not openai_style:
+                # Gemini puts the wait in the body, never in a header: a google.rpc.RetryInfo detail
+                # and "Please retry in …s" in the message (the 429 body quoted in
+                # googleapis/python-genai PR #2114).
+                message = f"You exceeded your current quota. Please retry in {cfg.retry_after_s}s." + (
+                    echo if cfg.echo_key else ""
+                )
+                retry = {
+                    "@type": "type.googleapis.com/google.rpc.RetryInfo",
+                    "retryDelay": f"{int(cfg.retry_after_s)}s",
+                }
+                payload = {
+                    "error": {"code": 429, "message": message, "status": "RESOURCE_EXHAUSTED", "details": [retry]}
+                }
+                self._send(429, payload)
+                return True
             if openai_style:
                 message = f"injected {code}" + (echo if cfg.echo_key else "")
                 payload = {"error": {"message": message, "type": "server_error", "code": code}}
@@ -217,6 +236,18 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(raw)
         with state.lock:
             state.bodies.append(body)
+        if openai_style and "max_tokens" in body and re.match(r"^(o\d|gpt-5)", str(body.get("model"))):
+            # OpenAI reasoning models (o-series, gpt-5) refuse the deprecated parameter: the 400 body as
+            # quoted in griptape-ai/ComfyUI-Griptape#312 (gpt-5) and teilomillet/gollm#33 (o1, o3-mini)
+            error = {
+                "message": "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead.",
+                "type": "invalid_request_error",
+                "param": "max_tokens",
+                "code": "unsupported_parameter",
+            }
+            self._send(400, {"error": error})
+            return
         if openai_style and cfg.reject_schema and "response_format" in body:
             self._send(400, {"error": {"message": "response_format json_schema is not supported", "type": "invalid"}})
             return

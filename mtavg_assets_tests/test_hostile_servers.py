@@ -148,3 +148,31 @@ def test_run_config_refuses_negative_absurd_or_non_finite_values(pipeline, confi
         refused = True
     assert refused and not pipeline.layout.predictions_file("random").exists()  # before any cell was asked
     assert pipeline.run("evaluate_model", partition_key="random").success  # the same run, configured sanely
+
+
+def test_gemini_waits_as_long_as_its_429_body_says(tmp_path):
+    """No Retry-After header: the wait comes from RetryInfo / "Please retry in" in the body."""
+    config = FakeConfig(faults=("429",), first_faults=1, retry_after_s=2)
+    with FakeProviderServer(config) as server:
+        rows, wall = _ask(tmp_path, _entry("gemini", server, concurrency=1, max_retry_wait_s=30))
+    assert set(rows["status"]) == {"ok"} and sorted(rows["attempts"]) == [1, 2]
+    assert wall >= 2.0  # the backoff alone (0.01 s) would have retried at once, into the quota
+
+
+def test_the_retry_delay_is_read_from_either_place_in_a_google_error_body():
+    from mtavg_assets.evaluators.api import rpc_retry_delay
+
+    info = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "58s"}
+    assert rpc_retry_delay({"error": {"message": "Please retry in 58.93s.", "details": [info]}}) == 58.0
+    assert rpc_retry_delay({"error": {"message": "Quota exceeded. Please retry in 9.372s."}}) == 9.372
+    assert rpc_retry_delay({"error": {"message": "Please retry in 250ms"}}) == 0.25
+    assert rpc_retry_delay({"error": {"message": "try later"}}) is None and rpc_retry_delay(["x"]) is None
+
+
+def test_a_reasoning_model_with_an_output_limit_gets_max_completion_tokens(tmp_path):
+    with FakeProviderServer(FakeConfig()) as server:
+        raw = _entry("openai_compatible", server, model="gpt-5-mini", generation={"max_output_tokens": 64})
+        rows, _ = _ask(tmp_path, raw)
+        bodies = server.state.bodies
+    assert set(rows["status"]) == {"ok"}
+    assert all(b.get("max_completion_tokens") == 64 and "max_tokens" not in b for b in bodies)

@@ -96,12 +96,38 @@ def parse_retry_after(headers) -> float | None:
     return None
 
 
-def http_error(status: int, message: str, headers=None, secret: str | tuple | None = None) -> EvaluatorError:
-    """Map an HTTP failure to a status: 429 rate_limited; 408/5xx retryable; other 4xx final."""
+RETRY_IN = re.compile(r"retry in\s+(\d+(?:\.\d+)?)\s*(ms|s)\b", re.IGNORECASE)
+
+
+def rpc_retry_delay(body) -> float | None:
+    """The wait a Google API puts in its error body rather than in a header: the
+    `google.rpc.RetryInfo` detail's `retryDelay` (a protobuf Duration such as "58s"), else "Please
+    retry in 58.93s" in the message (the body quoted in googleapis/python-genai PR #2114)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return None
+    for detail in error.get("details") or []:
+        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)s\s*", str(detail.get("retryDelay", "")))
+            if match:
+                return float(match.group(1))
+    match = RETRY_IN.search(str(error.get("message") or ""))
+    if match:
+        return float(match.group(1)) * (1e-3 if match.group(2).lower() == "ms" else 1.0)
+    return None
+
+
+def http_error(
+    status: int, message: str, headers=None, secret: str | tuple | None = None, retry_after: float | None = None
+) -> EvaluatorError:
+    """Map an HTTP failure to a status: 429 rate_limited; 408/5xx retryable; other 4xx final. The
+    wait is the header's, else `retry_after` (what the provider put in its body)."""
     text = redact(f"HTTP {status}: {message}", secret)[:1000]
+    wait = parse_retry_after(headers)
+    wait = retry_after if wait is None else wait
     if status == 429:
-        return RateLimited(text, retry_after=parse_retry_after(headers))
-    return EvaluatorError(text, retryable=status in RETRYABLE_HTTP, retry_after=parse_retry_after(headers))
+        return RateLimited(text, retry_after=wait)
+    return EvaluatorError(text, retryable=status in RETRYABLE_HTTP, retry_after=wait)
 
 
 def transport_error(exc: Exception, secret: str | tuple | None = None) -> EvaluatorError:

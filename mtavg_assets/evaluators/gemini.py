@@ -19,7 +19,15 @@ from google import genai
 from google.genai import errors, types
 
 from mtavg_assets.atomic import write_text_atomic
-from mtavg_assets.evaluators.api import http_error, option_letters, redact, secret_forms, token_count, transport_error
+from mtavg_assets.evaluators.api import (
+    http_error,
+    option_letters,
+    redact,
+    rpc_retry_delay,
+    secret_forms,
+    token_count,
+    transport_error,
+)
 from mtavg_assets.evaluators.base import EvalReply, EvalRequest, EvaluatorError, empty_response
 from mtavg_assets.evaluators.http import BoundedTransport, bounded_cause
 from mtavg_assets.registry import ModelEntry
@@ -147,7 +155,8 @@ class GeminiEvaluator:
                 response = await self._generate(parts, instance, structured=False)
         except errors.APIError as exc:
             headers = getattr(exc.response, "headers", None)
-            raise http_error(exc.code or 0, exc.message or str(exc), headers, self.secrets) from None
+            wait = rpc_retry_delay(exc.details)  # Gemini says how long in the body, not in a header
+            raise http_error(exc.code or 0, exc.message or str(exc), headers, self.secrets, wait) from None
         except EvaluatorError:
             raise
         except json.JSONDecodeError as exc:

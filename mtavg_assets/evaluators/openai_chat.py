@@ -100,7 +100,8 @@ class OpenAIChatEvaluator:
             if v is not None
         }
         if gen.max_output_tokens is not None:
-            params["max_tokens"] = gen.max_output_tokens
+            # max_tokens is deprecated and refused by reasoning models; OpenAI and vLLM take this one
+            params["max_completion_tokens"] = gen.max_output_tokens
         messages = [{"role": "user", "content": content}]
         try:
             structured = self._structured
