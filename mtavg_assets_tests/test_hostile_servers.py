@@ -176,3 +176,12 @@ def test_a_reasoning_model_with_an_output_limit_gets_max_completion_tokens(tmp_p
         bodies = server.state.bodies
     assert set(rows["status"]) == {"ok"}
     assert all(b.get("max_completion_tokens") == 64 and "max_tokens" not in b for b in bodies)
+
+
+def test_the_bounded_transport_keeps_the_environments_proxy(monkeypatch):
+    from mtavg_assets.evaluators.http import BoundedTransport
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    assert "Proxy" in type(BoundedTransport("https://api.openai.com/v1").inner._pool).__name__
+    assert "Proxy" not in type(BoundedTransport("http://127.0.0.1:8000/v1").inner._pool).__name__

@@ -12,6 +12,7 @@ The time of an attempt is bounded above this layer (the runner's per-attempt tim
 
 from __future__ import annotations
 
+import urllib.request
 import zlib
 from collections.abc import AsyncIterator
 
@@ -33,6 +34,16 @@ def origin(url: str | httpx2.URL) -> tuple[str, str, int | None]:
     parsed = httpx2.URL(str(url))
     default = {"http": 80, "https": 443}.get(parsed.scheme)
     return parsed.scheme, parsed.host, parsed.port or default
+
+
+def environment_proxy(base_url: str) -> str | None:
+    """The proxy the environment names for this server (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, minus
+    NO_PROXY), as the SDKs' own clients would use it: a custom transport otherwise bypasses them."""
+    scheme, host, _ = origin(base_url)
+    if not host or urllib.request.proxy_bypass(host):
+        return None
+    proxies = urllib.request.getproxies()
+    return proxies.get(scheme) or proxies.get("all")
 
 
 class _BoundedStream(httpx2.AsyncByteStream):
@@ -68,7 +79,7 @@ class BoundedTransport(httpx2.AsyncBaseTransport):
     """httpx2's own transport, with the two bounds above."""
 
     def __init__(self, base_url: str, max_bytes: int = DEFAULT_MAX_REPLY_BYTES):
-        self.inner = httpx2.AsyncHTTPTransport()
+        self.inner = httpx2.AsyncHTTPTransport(proxy=environment_proxy(base_url))
         self.origin, self.max_bytes = origin(base_url), max_bytes
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
