@@ -63,19 +63,13 @@ def tag_questions(layout) -> dict:
 
 
 def register_with_keys(layout: DataLayout, models_yaml: str) -> dict:
-    """Write models.yaml and its model_registry table (as the asset does), and return the current
-    cache key of every cell, {(model, instance_id, rotation): key}: hand-written prediction rows
-    must carry it to be scored."""
-    from mtavg_assets.metrics.build import current_cell_keys
-    from mtavg_assets.registry import load_registry, registry_frame
+    """Register models.yaml as the asset does and return the current cache key of every cell,
+    {(model, instance_id, rotation): key}: hand-written prediction rows must carry it to be scored."""
+    from mtavg_assets.metrics.build import register
 
-    layout.models_file.write_text(models_yaml)
-    layout.write("model_registry", registry_frame(load_registry(layout.models_file), layout.predictions_dir))
-    keys = current_cell_keys(layout)
-    return {
-        (m, i, int(r)): k
-        for m, i, r, k in keys[["model", "instance_id", "rotation", "cache_key"]].itertuples(index=False)
-    }
+    keys = register(layout, models_yaml)
+    columns = ["model", "instance_id", "rotation", "cache_key"]
+    return {(m, i, int(r)): k for m, i, r, k in keys[columns].itertuples(index=False)}
 
 
 def run_cli(command: str, data_dir: Path, dagster_home: Path | None = None) -> subprocess.CompletedProcess:

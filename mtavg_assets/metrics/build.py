@@ -67,16 +67,21 @@ def current_cell_keys(layout: DataLayout) -> pd.DataFrame:
     return pd.concat([empty, *frames], ignore_index=True).astype({"rotation": "int64"})
 
 
-def register_models(layout: DataLayout, names: list[str]) -> dict[str, pd.Series]:
-    """For simulations: register API entries under these names (models.yaml and model_registry, as
-    the asset writes them) and return each one's current cache key per instance_id."""
+def register(layout: DataLayout, models_yaml: str) -> pd.DataFrame:
+    """For tests and simulations: write models.yaml and its model_registry table (as the asset
+    does) and return the current cache key of every cell (`current_cell_keys`)."""
     from mtavg_assets.registry import load_registry, registry_frame
 
-    lines = "".join(f"  - {{name: {n}, provider: openai, model: sim, api_key_env: SIM_KEY}}\n" for n in names)
     layout.root.mkdir(parents=True, exist_ok=True)
-    layout.models_file.write_text("models:\n" + lines)
+    layout.models_file.write_text(models_yaml)
     layout.write("model_registry", registry_frame(load_registry(layout.models_file), layout.predictions_dir))
-    keys = current_cell_keys(layout)
+    return current_cell_keys(layout)
+
+
+def register_models(layout: DataLayout, names: list[str]) -> dict[str, pd.Series]:
+    """For simulations: API entries under these names; each one's current cache key per instance_id."""
+    lines = "".join(f"  - {{name: {n}, provider: openai, model: sim, api_key_env: SIM_KEY}}\n" for n in names)
+    keys = register(layout, "models:\n" + lines)
     keys = keys[keys["rotation"] == 0]
     return {name: group.set_index("instance_id")["cache_key"] for name, group in keys.groupby("model")}
 

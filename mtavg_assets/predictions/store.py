@@ -98,12 +98,12 @@ class PredictionStore:
         if self.parquet_path.exists():
             frames.append(pq.read_table(self.parquet_path).to_pandas())
         journal = self._read_journal()
-        if journal:
-            frames.append(pd.DataFrame(journal, columns=COLUMNS))
+        if journal:  # JSON lines can hold any value anywhere; the Parquet file was written with SCHEMA
+            frames.append(conform(pd.DataFrame(journal).reindex(columns=COLUMNS)))
         if not frames:
             return pd.DataFrame(columns=COLUMNS)
         rows = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else frames[0]
-        rows = conform(rows.reindex(columns=COLUMNS))  # files from before a column was added read as nulls
+        rows = rows.reindex(columns=COLUMNS)  # files from before a column was added read as nulls
         rows["rotation"] = rows["rotation"].fillna(0).astype("int64")
         return rows.drop_duplicates(["instance_id", "rotation"], keep="last").reset_index(drop=True)
 
