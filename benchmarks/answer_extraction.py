@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mtavg_assets.evaluators.parsing import PARSER_VERSION, parse_answer  # noqa: E402
+from mtavg_assets.task.parsing import PARSER_VERSION, parse_answer  # noqa: E402
 from mtavg_assets_tests.reply_corpus import OUTCOMES, Reply, load_corpus, score  # noqa: E402
 
 REFUSALS = (

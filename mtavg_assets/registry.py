@@ -18,25 +18,25 @@ from typing import Annotated, Any, Literal
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from mtavg_assets.evaluators.capabilities import (
+    ANSWER_TOKENS,
+    MEDIA_CARRIES,
+    MIN_THINKING_HEADROOM,
+    Capabilities,
+    MediaMode,
+    family_capabilities,
+)
 from mtavg_assets.validation import validation_reason
 
 NAME_PATTERN = re.compile(r"[a-z0-9._-]+")
 ENV_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 Provider = Literal["random", "prior", "gemini", "openai", "openai_compatible"]
-MediaMode = Literal["none", "video", "frames_audio", "frames"]
 OFFLINE_PROVIDERS = ("random", "prior")  # baselines: no API, no media
-# Media each provider can take: Gemini reads video with its audio track; OpenAI's API reads images
-# and audio but no video; OpenAI-compatible servers (vLLM, SGLang) read all three.
-PROVIDER_MEDIA: dict[str, tuple[str, ...]] = {
-    "random": ("none",),
-    "prior": ("none",),
-    "gemini": ("video",),
-    "openai": ("frames_audio", "frames"),
-    "openai_compatible": ("video", "frames_audio", "frames"),
-}
-DEFAULT_MEDIA = {"random": "none", "prior": "none", "gemini": "video", "openai": "frames_audio"}
+# Settings added after the first release enter the cache key only when set, so adding a setting
+# re-asks no cell that does not use it.
+KEYED_WHEN_SET = ("reasoning_effort", "thinking_budget", "thinking_level", "media_resolution")
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 
@@ -62,6 +62,14 @@ class OutputSettings(_Strict):
     video_fps_temporal: Annotated[Finite, Field(gt=0)] = 2.0  # the same, for temporal questions
     structured_output: bool = True  # JSON schema per question type (Gemini, OpenAI chat)
     image_detail: Literal["low", "high", "auto"] = "low"  # OpenAI: image detail of frames
+    # OpenAI reasoning models (o-series, gpt-5 family): how much they reason before answering.
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
+    # Gemini 2.5: thinking tokens allowed (-1 dynamic, 0 off where the model allows it).
+    thinking_budget: Annotated[int, Field(ge=-1, le=65536)] | None = None
+    # Gemini 3.x: discrete thinking level (a request with both controls is refused by the API).
+    thinking_level: Literal["minimal", "low", "medium", "high"] | None = None
+    # Gemini: tokens spent per video frame (low 66, medium/high 258 on 2.5+).
+    media_resolution: Literal["low", "medium", "high"] | None = None
 
 
 class TransportSettings(_Strict):
@@ -75,11 +83,27 @@ class TransportSettings(_Strict):
     max_reply_bytes: Annotated[int, Field(ge=1024, le=1 << 30)] = 8 * 1024 * 1024  # one reply body, decompressed
 
 
-class Price(_Strict):
-    """US dollars per million tokens."""
+Rate = Annotated[Finite, Field(ge=0)]
 
-    input_per_mtok: Annotated[Finite, Field(ge=0)] = 0.0
-    output_per_mtok: Annotated[Finite, Field(ge=0)] = 0.0
+
+class LongContextPrice(_Strict):
+    """The tier a request enters when its input is over `above_tokens` (Gemini Pro over 200k)."""
+
+    above_tokens: Annotated[int, Field(ge=1)]
+    input_per_mtok: Rate
+    output_per_mtok: Rate
+
+
+class Price(_Strict):
+    """US dollars per million tokens, as the provider bills them. Thinking and reasoning tokens are
+    output. A modality price left out is the input price."""
+
+    input_per_mtok: Rate = 0.0
+    output_per_mtok: Rate = 0.0
+    input_audio_per_mtok: Rate | None = None  # audio input tokens
+    input_image_per_mtok: Rate | None = None  # image and video-frame input tokens
+    cached_input_per_mtok: Rate | None = None  # input tokens served from the provider's cache
+    long_context: LongContextPrice | None = None
 
 
 TRANSPORT_KEYS = frozenset(TransportSettings.model_fields)
@@ -93,7 +117,8 @@ class ModelEntry(_Strict):
     model: str | None = None  # the provider's model id (offline baselines: the provider name)
     base_url: str | None = None  # required for openai_compatible
     api_key_env: str | None = None  # NAME of the environment variable holding the key; never the key
-    media: MediaMode | None = None  # default: by provider
+    media: MediaMode | None = None  # default: by model family (evaluators/capabilities.py)
+    capabilities: dict[str, Any] | None = None  # overrides of the family's capabilities (Capabilities fields)
     frames: Annotated[int, Field(ge=1, le=256)] = 8  # frames sampled per clip for the frames recipes
     prompt_version: str = "v1"
     generation: OutputSettings = OutputSettings()
@@ -106,12 +131,16 @@ class ModelEntry(_Strict):
     max_retries: Annotated[int, Field(ge=0, le=100)] = 3
     timeout_s: Annotated[Finite, Field(gt=0)] = 120.0
     rate_limit_rpm: Annotated[Finite, Field(ge=1)] | None = None
+    rate_limit_tpm: Annotated[Finite, Field(ge=1)] | None = None  # input tokens per minute (estimated per cell)
     budget_usd: Annotated[Finite, Field(ge=0)] | None = None
     retry_initial_s: Annotated[Finite, Field(ge=0)] = 1.0  # first backoff; doubles per retry, with jitter
     # Longest wait a provider may ask for (Retry-After) before a retry; a longer one ends the cell
     # with its status instead of sleeping. A cell takes at most (max_retries + 1) x (timeout_s +
     # max_retry_wait_s).
     max_retry_wait_s: Annotated[Finite, Field(ge=0, le=3600)] = 120.0
+    # Waiting out a per-minute quota is not a failed attempt; this bounds all such waits of one cell.
+    max_rate_limit_wait_s: Annotated[Finite, Field(ge=0, le=86400)] = 900.0
+    _caps: Capabilities | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -154,7 +183,7 @@ class ModelEntry(_Strict):
     @field_validator("prompt_version")
     @classmethod
     def _known_prompt(cls, version: str) -> str:
-        from mtavg_assets.evaluators.prompts import PROMPTS
+        from mtavg_assets.task.prompts import PROMPTS
 
         if version not in PROMPTS:
             raise ValueError(f"unknown prompt_version; known: {', '.join(sorted(PROMPTS))}")
@@ -171,13 +200,21 @@ class ModelEntry(_Strict):
             raise ValueError("api_key_env (name of the environment variable holding the key) is required")
         if provider == "openai_compatible" and not self.base_url:
             raise ValueError("openai_compatible entries need base_url")
+        try:
+            caps = family_capabilities(provider, self.model, self.capabilities)
+        except ValidationError as exc:
+            raise ValueError(f"capabilities: {validation_reason(exc, limit=5)}") from None
+        self._caps = caps
         if self.media is None:
-            object.__setattr__(self, "media", DEFAULT_MEDIA.get(provider, "video"))
-        if self.media not in PROVIDER_MEDIA[provider]:
-            raise ValueError(
-                f"media {self.media!r} cannot work with provider {provider}; use one of {PROVIDER_MEDIA[provider]}"
-            )
+            object.__setattr__(self, "media", caps.default_media)
+        for problem in capability_problems(self, caps):
+            raise ValueError(problem)
         return self
+
+    @property
+    def caps(self) -> Capabilities:
+        """What this entry's model takes (its family's capabilities with the entry's overrides)."""
+        return self._caps
 
     @property
     def offline(self) -> bool:
@@ -195,17 +232,113 @@ class ModelEntry(_Strict):
 
     @property
     def media_recipe(self) -> str:
-        return "none" if self.offline else (f"{self.media}@{self.frames}" if "frames" in self.media else self.media)
+        """The derived files this entry reads (both video forms read the same files)."""
+        if self.offline:
+            return "none"
+        if "frames" in self.media:
+            return f"{self.media}@{self.frames}"
+        return "video" if self.media == "video_and_audio" else self.media
+
+    @property
+    def delivery(self) -> str | None:
+        """How the media travel, where that differs between entries with the same recipe: part of
+        the cache key (None for the forms that predate it, so their keys are unchanged)."""
+        if self.offline:
+            return None
+        if self.media == "video" and self.caps.interleaves_audio:
+            return "video+use_audio_in_video"
+        if self.media == "video_and_audio":
+            return "video+separate_audio"
+        if "frames" in self.media:
+            return "frames+times"
+        return None
 
     def output_identity(self) -> dict:
         """Everything about this entry that can change an answer: the model part of a cache key."""
         return {
             "provider": self.provider,
             "model": self.model,
-            "generation": self.generation.model_dump(mode="json"),
+            "generation": {
+                k: v
+                for k, v in self.generation.model_dump(mode="json").items()
+                if v is not None or k not in KEYED_WHEN_SET
+            },
             "seed": self.seed,
             "media_recipe": self.media_recipe,
+            **({"delivery": self.delivery} if self.delivery else {}),
         }
+
+
+def _media_advice(provider: str, caps: Capabilities) -> str:
+    options = ", ".join(f"{m} ({MEDIA_CARRIES[m]})" for m in caps.media)
+    extra = ""
+    if provider == "openai":
+        extra = (
+            "; no OpenAI chat model takes images and audio in one request: frames for a vision model, "
+            "audio for an audio model (gpt-audio family)"
+        )
+    return f"use one of: {options}{extra}"
+
+
+def capability_problems(entry: ModelEntry, caps: Capabilities) -> list[str]:
+    """Why this entry's requests would be refused by its model (empty when they would not)."""
+    problems = []
+    gen, family = entry.generation, f"{entry.model} ({caps.family})"
+    if entry.media not in caps.media:
+        problems.append(
+            f"media {entry.media!r} ({MEDIA_CARRIES.get(entry.media, '?')}) cannot be sent to {family}: "
+            + _media_advice(entry.provider, caps)
+        )
+    effort = gen.reasoning_effort
+    if effort is not None and effort not in caps.reasoning_efforts:
+        allowed = ", ".join(caps.reasoning_efforts) or "none: it is not a reasoning model"
+        problems.append(f"generation.reasoning_effort {effort!r} is not taken by {family}; allowed: {allowed}")
+    reasoning = bool(caps.reasoning_efforts) and (effort or caps.default_effort) != "none"
+    for name in ("temperature", "top_p"):
+        if getattr(gen, name) is None:
+            continue
+        if caps.sampling == "no" or (caps.sampling == "without_reasoning" and reasoning):
+            hint = "set reasoning_effort: none, or " if caps.sampling == "without_reasoning" else ""
+            problems.append(f"generation.{name} is refused by the reasoning model {family}: {hint}leave {name} unset")
+    if gen.thinking_budget is not None:
+        if caps.thinking != "budget":
+            alt = "use thinking_level" if caps.thinking == "level" else "it has no thinking control"
+            problems.append(f"generation.thinking_budget is not taken by {family}: {alt}")
+        elif gen.thinking_budget == 0 and not caps.thinking_off:
+            problems.append(f"generation.thinking_budget 0: thinking cannot be turned off on {family}")
+        elif gen.thinking_budget > 0 and caps.thinking_budget_range:
+            low, high = caps.thinking_budget_range
+            if not low <= gen.thinking_budget <= high:
+                problems.append(
+                    f"generation.thinking_budget {gen.thinking_budget} is outside {low}..{high} for {family}"
+                )
+    if gen.thinking_level is not None:
+        if caps.thinking != "level":
+            alt = "use thinking_budget" if caps.thinking == "budget" else "it has no thinking control"
+            problems.append(f"generation.thinking_level is not taken by {family}: {alt}")
+        elif gen.thinking_level not in caps.thinking_levels:
+            problems.append(
+                f"generation.thinking_level {gen.thinking_level!r} is not taken by {family}; "
+                f"allowed: {', '.join(caps.thinking_levels)}"
+            )
+    thinks = (caps.thinking == "level") or (caps.thinking == "budget" and gen.thinking_budget != 0) or reasoning
+    if thinks and gen.max_output_tokens is not None:
+        budget = gen.thinking_budget if (gen.thinking_budget or 0) > 0 else MIN_THINKING_HEADROOM
+        if gen.max_output_tokens < budget + ANSWER_TOKENS:
+            problems.append(
+                f"generation.max_output_tokens {gen.max_output_tokens} leaves no room for the answer: {family} "
+                f"thinks first and its thinking counts against max_output_tokens; allow at least "
+                f"{budget + ANSWER_TOKENS}, or turn thinking down (thinking_budget / thinking_level / reasoning_effort)"
+            )
+    if caps.max_fps is not None:
+        for name in ("video_fps", "video_fps_temporal"):
+            if getattr(gen, name) > caps.max_fps:
+                problems.append(
+                    f"generation.{name} {getattr(gen, name)} is over {caps.max_fps} for {family}: (0, {caps.max_fps}]"
+                )
+    if gen.media_resolution is not None and gen.media_resolution not in caps.media_resolutions:
+        problems.append(f"generation.media_resolution is not taken by {family}")
+    return problems
 
 
 def parse_entry(raw: object) -> ModelEntry:

@@ -12,9 +12,6 @@ import duckdb
 import pandas as pd
 import pytest
 
-from mtavg_assets.evaluators.base import RateLimited
-from mtavg_assets.predictions.runner import _wait_for
-from mtavg_assets.registry import parse_entry
 from mtavg_assets_tests.conftest import OFFLINE_MODELS, PipelineRunner, tag_questions
 from mtavg_assets_tests.fake_providers import FAULTS, FakeConfig, FakeProviderServer
 
@@ -35,10 +32,10 @@ def _models(server: FakeProviderServer, extra: str = "") -> str:
         OFFLINE_MODELS
         + f"""  - name: gpt-fake
     provider: openai
-    model: gpt-4o-audio-fake
+    model: gpt-4.1-mini
     base_url: {server.base_url}/v1
     api_key_env: MTAVG_TEST_KEY
-    media: frames_audio
+    media: frames
     frames: 4
     concurrency: 8
     max_retries: 6
@@ -88,7 +85,19 @@ def _rows(runner, model):
     return pd.read_parquet(runner.layout.predictions_file(model))
 
 
-def test_openai_frames_and_audio_are_sent_and_recorded(api_pipeline):
+def _bill(server, price_in: float, price_out: float) -> float:
+    """The test server's bill of every reply it sent with a body, at flat prices."""
+    total = 0.0
+    for _api, _model, usage in server.state.billed:
+        tokens_in = usage.get("prompt_tokens", usage.get("promptTokenCount", 0))
+        tokens_out = usage.get(
+            "completion_tokens", usage.get("candidatesTokenCount", 0) + usage.get("thoughtsTokenCount", 0)
+        )
+        total += (tokens_in * price_in + tokens_out * price_out) / 1e6
+    return total
+
+
+def test_openai_frames_are_sent_with_their_times_and_recorded(api_pipeline):
     runner, server = api_pipeline(FakeConfig())
     assert runner.run("evaluate_model", partition_key="gpt-fake").success
     rows = _rows(runner, "gpt-fake")
@@ -96,12 +105,35 @@ def test_openai_frames_and_audio_are_sent_and_recorded(api_pipeline):
     assert len(rows) == len(valid) and set(rows["status"]) == {"ok"}
     clip_rows = rows.merge(valid[["instance_id", "n_clips"]], on="instance_id")
     assert (clip_rows["received_frames"] == 4 * clip_rows["n_clips"]).all()
-    assert set(rows["received_modalities"]) == {"frames+audio"} and rows["received_audio"].all()
+    assert set(rows["received_modalities"]) == {"frames"} and not rows["received_audio"].any()
     first = server.state.bodies[0]["messages"][0]["content"]
     kinds = [part["type"] for part in first]
-    assert kinds.count("image_url") >= 4 and "input_audio" in kinds and kinds[-1] == "text"
-    assert rows["cost_usd"].iloc[0] == pytest.approx((1000 * 2.5 + 10 * 10) / 1e6)
+    assert kinds.count("image_url") >= 4 and "input_audio" not in kinds and kinds[-1] == "text"
+    labels = [p["text"] for p in first if p["type"] == "text" and p["text"].startswith("Frame ")]
+    assert len(labels) == kinds.count("image_url") and labels[0].startswith("Frame 1 at ") and labels[0].endswith(" s:")
+    assert rows["cost_usd"].sum() == pytest.approx(_bill(server, 2.5, 10), abs=1e-9)
+    assert set(rows["served_model"]) == {"gpt-4.1-mini"} and rows["response_id"].notna().all()
     assert server.state.api_keys == {SECRET}
+
+
+def test_openai_audio_model_hears_the_track_and_sees_no_image(api_pipeline):
+    extra = """  - name: gpt-audio
+    provider: openai
+    model: gpt-audio
+    base_url: BASE/v1
+    api_key_env: MTAVG_TEST_KEY
+    retry_initial_s: 0.01
+"""
+    runner, server = api_pipeline(FakeConfig())
+    runner.layout.models_file.write_text(_models(server, extra.replace("BASE", server.base_url)))
+    assert runner.run("prepare_benchmark").success  # derives the audio recipe for the new entry
+    assert runner.run("evaluate_model", partition_key="gpt-audio").success
+    rows = _rows(runner, "gpt-audio")
+    assert set(rows["status"]) == {"ok"} and set(rows["received_modalities"]) == {"audio"}
+    bodies = [b for b in server.state.bodies if b.get("model") == "gpt-audio"]
+    kinds = {part["type"] for b in bodies for part in b["messages"][0]["content"]}
+    assert kinds == {"input_audio", "text"} and all("response_format" not in b for b in bodies)
+    assert (rows["input_audio_tokens"] > 0).all()
 
 
 def test_frames_only_mode_is_visible_as_no_audio(api_pipeline):
@@ -235,7 +267,7 @@ ONE_GEMINI = """models:
 
 
 def test_transport_knobs_never_re_ask_but_output_settings_and_template_text_do(api_pipeline, monkeypatch):
-    from mtavg_assets.evaluators import prompts
+    from mtavg_assets.task import prompts
 
     runner, server = api_pipeline(FakeConfig())
     models = runner.layout.models_file
@@ -286,8 +318,13 @@ def test_budget_stops_cleanly_and_the_rest_runs_later(api_pipeline):
     meta = runner.materializations(
         runner.run("evaluate_model", partition_key="gpt-fake", run_config=cheap), "predictions"
     )[0]
-    per_call = (1000 * 2.5 + 10 * 10) / 1e6
-    assert meta["budget_stopped"] and meta["calls"] == int(0.01 // per_call) + 1
+    spent, calls_to_budget = 0.0, 0
+    for _api, _model, usage in server.state.billed:  # the bill, call by call, until the budget is met
+        spent += (usage["prompt_tokens"] * 2.5 + usage["completion_tokens"] * 10) / 1e6
+        calls_to_budget += 1
+        if spent >= 0.01:
+            break
+    assert meta["budget_stopped"] and meta["calls"] == calls_to_budget == len(server.state.billed)
     assert meta["asked_now"] == meta["calls"] < meta["scheduled_now"]  # asked, not merely scheduled
     rest = runner.materializations(runner.run("evaluate_model", partition_key="gpt-fake"), "predictions")[0]
     assert rest["already_answered"] == meta["calls"] and rest["calls"] == rest["instances"] - meta["calls"]
@@ -361,22 +398,6 @@ def test_secrets_never_reach_any_decoded_output_metadata_or_log(api_pipeline, mo
             assert form.strip() not in text
 
 
-def test_backoff_honours_retry_after():
-    entry = parse_entry({"name": "m", "provider": "openai", "model": "x", "api_key_env": "K", "retry_initial_s": 0.1})
-
-    class State:
-        attempt_number = 1
-
-        class outcome:  # noqa: N801 - mimics tenacity's attribute
-            @staticmethod
-            def exception():
-                return RateLimited("slow down", retry_after=7.5)
-
-    assert _wait_for(entry)(State) >= 7.5
-    State.outcome.exception = staticmethod(lambda: RateLimited("slow down"))
-    assert _wait_for(entry)(State) < 1.0
-
-
 def test_gemini_falls_back_to_text_when_the_model_rejects_the_schema(api_pipeline):
     runner, server = api_pipeline(FakeConfig(reject_schema=True))
     assert runner.run("evaluate_model", partition_key="gemini-fake").success
@@ -412,8 +433,8 @@ def test_gemini_uploads_are_deleted_at_the_end_when_asked(api_pipeline):
     assert runner.run("prepare_benchmark").success
     assert runner.run("evaluate_model", partition_key="gemini-files").success
     assert server.state.uploads > 0 and server.state.deleted == server.state.uploads and not server.state.files
-    index = runner.layout.media_dir / "gemini_uploads" / "gemini-files.json"
-    assert json.loads(index.read_text()) == {}
+    (index,) = (runner.layout.media_dir / "gemini_uploads").glob("gemini-files-*.json")  # one per key fingerprint
+    assert json.loads(index.read_text()) == {} and SECRET not in index.name
 
 
 def test_missing_media_is_an_error_status_not_a_text_only_call(api_pipeline):

@@ -13,7 +13,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from mtavg_assets.evaluators.api import build_api_evaluator
+from mtavg_assets.evaluators.providers import build_api_evaluator
 from mtavg_assets.predictions.runner import evaluate_cells, select_cells
 from mtavg_assets.predictions.store import PredictionStore
 from mtavg_assets.registry import parse_entry

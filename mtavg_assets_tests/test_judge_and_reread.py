@@ -13,9 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mtavg_assets.evaluators.parsing import PARSER_VERSION
 from mtavg_assets.predictions.store import SCHEMA
 from mtavg_assets.registry import load_registry
+from mtavg_assets.task.parsing import PARSER_VERSION
 from mtavg_assets_tests.conftest import PipelineRunner, tag_questions
 from mtavg_assets_tests.fake_providers import FakeConfig, FakeProviderServer
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mtavg_assets.evaluators.parsing import parse_answer, parse_choice, parse_span
+from mtavg_assets.task.parsing import parse_answer, parse_choice, parse_span
 
 OPTIONS = ["lip sync drift", "identity drift", "music mood mismatch", "No failure is present"]
 

@@ -20,12 +20,12 @@ def test_bad_entries_are_recorded_and_good_ones_kept(tmp_path):
   - {name: weird, provider: random, colour: blue}
   - {name: conc, provider: random, concurrency: 0}
   - just a string
-  - {name: ok-api, provider: openai, model: gpt-4o, api_key_env: OPENAI_API_KEY, media: frames_audio, frames: 6}
+  - {name: ok-api, provider: openai, model: gpt-4o, api_key_env: OPENAI_API_KEY, media: frames, frames: 6}
   - {name: prior, provider: prior}
 """)
     load = load_registry(path)
     assert [e.name for e in load.entries] == ["ok-api", "prior"]
-    assert load.entries[0].media_recipe == "frames_audio@6"
+    assert load.entries[0].media_recipe == "frames@6"
     reasons = [bad["reason"] for bad in load.invalid]
     assert reasons[:2] == ["duplicate name: 2 entries are named 'random'"] * 2
     assert reasons[2].startswith("name: must be 1-100 characters")

@@ -12,8 +12,8 @@ API = "provider: openai, model: gpt-4o, api_key_env: OPENAI_API_KEY"
 
 CASES = [
     ("media none on an API model", f"{{name: m, {API}, media: none}}", "media"),
-    ("gemini with frames", "{name: m, provider: gemini, model: g, api_key_env: K, media: frames}", "cannot work"),
-    ("openai with video", f"{{name: m, {API}, media: video}}", "cannot work"),
+    ("gemini with frames", "{name: m, provider: gemini, model: g, api_key_env: K, media: frames}", "cannot be sent"),
+    ("openai with video", f"{{name: m, {API}, media: video}}", "cannot be sent"),
     ("infinite timeout", f"{{name: m, {API}, timeout_s: .inf}}", "timeout_s"),
     ("NaN timeout", f"{{name: m, {API}, timeout_s: .nan}}", "timeout_s"),
     ("non-integer concurrency", f"{{name: m, {API}, concurrency: 2.7}}", "concurrency"),

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from benchmarks.answer_extraction import lmms_eval_extract, mtavg_parser, vlmevalkit_can_infer
-from mtavg_assets.evaluators.parsing import parse_answer
+from mtavg_assets.task.parsing import parse_answer
 from mtavg_assets_tests.reply_corpus import load_corpus, score
 
 REPLIES = load_corpus()

@@ -16,7 +16,6 @@ from mtavg_assets.assets.gate import qa_gate_status
 from mtavg_assets.assets.models import model_registry, models_partitions, registered_models
 from mtavg_assets.conditions import EVALUATE
 from mtavg_assets.evaluators.factory import build_evaluator
-from mtavg_assets.evaluators.parsing import PARSER_VERSION
 from mtavg_assets.predictions.audit import DUPLICATE, audit_predictions
 from mtavg_assets.predictions.costs import estimate_cost_usd
 from mtavg_assets.predictions.judge import judge_rows, rows_to_judge
@@ -25,6 +24,7 @@ from mtavg_assets.predictions.store import SCHEMA as PREDICTION_SCHEMA
 from mtavg_assets.predictions.store import PredictionStore
 from mtavg_assets.resources import MtavgData, step_failure
 from mtavg_assets.settings import DataLayout
+from mtavg_assets.task.parsing import PARSER_VERSION
 
 MAX_LOCK_WAIT_S = 7 * 24 * 3600.0
 
@@ -204,31 +204,47 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mt
     status_counts = current["status"].value_counts().to_dict()
     if summary.budget_stopped:
         context.log.warning(f"{name}: budget reached after ${summary.cost_usd:.4f}; remaining cells left unasked")
-    return dg.MaterializeResult(
-        metadata={
-            "model": entry.model,
-            "provider": entry.provider,
-            "baseline": entry.offline,
-            "instances": len(instances),
-            "already_answered": answered,
-            "reread_by_parser": len(reread),
-            "judge": entry.judge or "none",
-            "judge_calls": judging["calls"],
-            "judged_now": judging["answered"],
-            "parser_version": PARSER_VERSION,
-            "scheduled_now": len(cells),
-            "asked_now": summary.asked,
-            "calls": summary.calls,
-            "statuses_this_run": dg.MetadataValue.json(dict(summary.statuses)),
-            "statuses_total": dg.MetadataValue.json({k: int(v) for k, v in status_counts.items()}),
-            "cost_usd_this_run": round(summary.cost_usd, 6),
-            "estimated_cost_usd": round(estimate, 6) if estimate is not None else "unknown",
-            "budget_stopped": summary.budget_stopped,
-            "wall_s": round(summary.wall_s, 3),
-            "dagster/row_count": len(rows),
-            "path": dg.MetadataValue.path(str(store.parquet_path)),
-        }
-    )
+    if summary.preflight:
+        context.log.warning(f"{name}: {summary.preflight}")
+    for warning in summary.served_warnings(entry):
+        context.log.warning(warning)
+    metadata = {
+        "model": entry.model,
+        "provider": entry.provider,
+        "family": entry.caps.family,
+        "baseline": entry.offline,
+        "instances": len(instances),
+        "already_answered": answered,
+        "reread_by_parser": len(reread),
+        "judge": entry.judge or "none",
+        "judge_calls": judging["calls"],
+        "judged_now": judging["answered"],
+        "parser_version": PARSER_VERSION,
+        "scheduled_now": len(cells),
+        "asked_now": summary.asked,
+        "calls": summary.calls,
+        "rate_limit_waits": summary.rate_limit_waits,
+        "concurrency_cuts": summary.window_cuts,
+        "served_models": dg.MetadataValue.json(dict(summary.served)),
+        "statuses_this_run": dg.MetadataValue.json(dict(summary.statuses)),
+        "statuses_total": dg.MetadataValue.json({k: int(v) for k, v in status_counts.items()}),
+        "cost_usd_this_run": round(summary.cost_usd, 6),
+        "estimated_cost_usd": round(estimate, 6) if estimate is not None else "unknown",
+        "budget_stopped": summary.budget_stopped,
+        "stopped": summary.stopped or "no",
+        "wall_s": round(summary.wall_s, 3),
+        "dagster/row_count": len(rows),
+        "path": dg.MetadataValue.path(str(store.parquet_path)),
+    }
+    if summary.stopped:
+        unasked = len(cells) - summary.asked
+        raise dg.Failure(
+            description=f"{name} stopped: {summary.stopped}. {summary.asked} cells answered and kept, "
+            f"{unasked} left unasked (asked by the next run)",
+            metadata=metadata,
+            allow_retries=False,
+        )
+    return dg.MaterializeResult(metadata=metadata)
 
 
 @dg.asset_check(

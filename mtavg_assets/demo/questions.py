@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import random
-import string
 
 from mtavg_assets.demo.script import FAILURE_KINDS, ClipScript
+from mtavg_assets.task.letters import letter
 from mtavg_assets.taxonomy import Taxonomy
 
 NO_FAILURE = "No failure is present"
@@ -18,7 +18,7 @@ def label(category: str) -> str:
 
 
 def _letter(index: int) -> str:
-    return string.ascii_uppercase[index]
+    return letter(index)
 
 
 def _base(script: ClipScript, taxonomy: Taxonomy, category: str, suffix: str) -> dict:

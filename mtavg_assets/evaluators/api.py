@@ -5,12 +5,11 @@ from __future__ import annotations
 import base64
 import os
 import re
-import string
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-from mtavg_assets.evaluators.base import CallTimeout, EvaluatorError, MissingCredentials, RateLimited
+from mtavg_assets.evaluators.base import CallTimeout, EvaluatorError, MissingCredentials, RateLimited, StopRun
 from mtavg_assets.evaluators.http import bounded_cause
 from mtavg_assets.registry import ModelEntry
 
@@ -99,6 +98,22 @@ def parse_retry_after(headers) -> float | None:
 RETRY_IN = re.compile(r"retry in\s+(\d+(?:\.\d+)?)\s*(ms|s)\b", re.IGNORECASE)
 
 
+def rpc_quota_kind(body) -> QuotaKind:
+    """ "day" when a Google API's 429 names a per-day quota (a `google.rpc.QuotaFailure` violation
+    whose quotaId holds "PerDay", such as GenerateRequestsPerDayPerProjectPerModel-FreeTier), else
+    "minute". Its RetryInfo still says "retry in 30s": waiting would only meet the same 429."""
+    error = body.get("error") if isinstance(body, dict) else None
+    details = error.get("details") if isinstance(error, dict) else None
+    for detail in details if isinstance(details, list) else []:
+        if not (isinstance(detail, dict) and str(detail.get("@type", "")).endswith("google.rpc.QuotaFailure")):
+            continue
+        violations = detail.get("violations")
+        for violation in violations if isinstance(violations, list) else []:
+            if isinstance(violation, dict) and "perday" in str(violation.get("quotaId", "")).lower():
+                return "day"
+    return "minute"
+
+
 def rpc_retry_delay(body) -> float | None:
     """The wait a Google API puts in its error body rather than in a header: the
     `google.rpc.RetryInfo` detail's `retryDelay` (a protobuf Duration such as "58s"), else "Please
@@ -117,17 +132,32 @@ def rpc_retry_delay(body) -> float | None:
     return None
 
 
+QuotaKind = str  # "minute" (wait and resume), "day" (stop the run), "billing" (stop the run)
+DAILY_QUOTA = "daily quota exhausted"
+NO_CREDIT = "quota or billing exhausted"
+
+
 def http_error(
-    status: int, message: str, headers=None, secret: str | tuple | None = None, retry_after: float | None = None
+    status: int,
+    message: str,
+    headers=None,
+    secret: str | tuple | None = None,
+    retry_after: float | None = None,
+    quota: QuotaKind = "minute",
 ) -> EvaluatorError:
-    """Map an HTTP failure to a status: 429 rate_limited; 408/5xx retryable; other 4xx final. The
-    wait is the header's, else `retry_after` (what the provider put in its body)."""
+    """Map an HTTP failure to a status: a 429 of a per-minute quota is rate_limited (waited out),
+    of a daily quota or of exhausted credit it stops the run; 408/5xx are retryable; other 4xx are
+    final. The wait is the header's, else `retry_after` (what the provider put in its body)."""
     text = redact(f"HTTP {status}: {message}", secret)[:1000]
     wait = parse_retry_after(headers)
     wait = retry_after if wait is None else wait
+    if status == 429 and quota == "day":
+        return StopRun(f"{DAILY_QUOTA}: {text}", retryable=False, kind="quota-day")
+    if status == 429 and quota == "billing":
+        return StopRun(f"{NO_CREDIT}: {text}", retryable=False, kind="quota-billing")
     if status == 429:
-        return RateLimited(text, retry_after=wait)
-    return EvaluatorError(text, retryable=status in RETRYABLE_HTTP, retry_after=wait)
+        return RateLimited(text, retry_after=wait, kind="http-429")
+    return EvaluatorError(text, retryable=status in RETRYABLE_HTTP, retry_after=wait, kind=f"http-{status}")
 
 
 def transport_error(exc: Exception, secret: str | tuple | None = None) -> EvaluatorError:
@@ -148,21 +178,3 @@ def data_url(path: str | Path, mime: str) -> str:
 
 def b64(path: str | Path) -> str:
     return base64.b64encode(Path(path).read_bytes()).decode()
-
-
-def option_letters(instance: dict) -> list[str]:
-    return list(string.ascii_uppercase[: len(instance.get("options") or [])])
-
-
-def build_api_evaluator(entry: ModelEntry, state_dir: Path | None = None):
-    """`state_dir` keeps provider-side state between runs (the Gemini upload index)."""
-    if entry.provider == "gemini":
-        from mtavg_assets.evaluators.gemini import GeminiEvaluator
-
-        index = state_dir / "gemini_uploads" / f"{entry.name}.json" if state_dir else None
-        return GeminiEvaluator(entry, api_key_for(entry), upload_index=index)
-    if entry.provider in ("openai", "openai_compatible"):
-        from mtavg_assets.evaluators.openai_chat import OpenAIChatEvaluator
-
-        return OpenAIChatEvaluator(entry, api_key_for(entry))
-    raise ValueError(f"no API evaluator for provider {entry.provider!r}")

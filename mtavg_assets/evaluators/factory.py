@@ -16,6 +16,6 @@ def build_evaluator(entry: ModelEntry, instances: pd.DataFrame, state_dir: Path 
         return RandomEvaluator(entry)
     if entry.provider == "prior":
         return PriorEvaluator(entry, instances)
-    from mtavg_assets.evaluators.api import build_api_evaluator
+    from mtavg_assets.evaluators.providers import build_api_evaluator
 
     return build_api_evaluator(entry, state_dir)

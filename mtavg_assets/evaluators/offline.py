@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import random
-import string
 from collections import Counter
 
 import pandas as pd
 
 from mtavg_assets.evaluators.base import EvalReply, EvalRequest
 from mtavg_assets.registry import ModelEntry
+from mtavg_assets.task.letters import letter
 
 
 def _rng(seed: int, instance_id: str, rotation: int = 0) -> random.Random:
@@ -36,8 +36,8 @@ class RandomEvaluator:
             duration = float(inst["clip_duration_s"])
             a, b = sorted((rng.uniform(0, duration), rng.uniform(0, duration)))
             return EvalReply(f"{a:.2f}-{b:.2f}", received={"modalities": "none"})
-        letter = string.ascii_uppercase[rng.randrange(len(inst["options"]))]
-        return EvalReply(letter, received={"modalities": "none"})
+        chosen = letter(rng.randrange(len(inst["options"])))
+        return EvalReply(chosen, received={"modalities": "none"})
 
 
 def prior_state(instances: pd.DataFrame) -> dict:

@@ -10,7 +10,6 @@ import math
 import os
 import re
 import shutil
-import string
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,12 +20,14 @@ import yaml
 from pydantic import ValidationError
 
 from mtavg_assets.atomic import temp_beside, write_text_atomic
-from mtavg_assets.evaluators.parsing import to_seconds
 from mtavg_assets.importing.mapping import FieldSpec, ImportMapping, is_null, plain
 from mtavg_assets.jsonl import parse_line
 from mtavg_assets.media.probe import sha256_of
 from mtavg_assets.qa.schema import MAX_OPTIONS, SUBSET_OF, QARecord
 from mtavg_assets.settings import DEFAULT_DATA_DIR, DataLayout
+from mtavg_assets.task.letters import letter
+from mtavg_assets.task.letters import letters as letters_of
+from mtavg_assets.task.parsing import to_seconds
 from mtavg_assets.taxonomy import TaxonomyError, load_taxonomy
 from mtavg_assets.validation import validation_reason
 
@@ -120,8 +121,8 @@ def _options(row: dict, mapping: ImportMapping) -> list[str] | None:
         stripped = []
         for i, option in enumerate(value):
             match = PREFIX.match(option)
-            if not match or match.group(1) != string.ascii_uppercase[i]:
-                raise RowRejected(f"option {i + 1} lacks its prefix {string.ascii_uppercase[i]}.")
+            if not match or match.group(1) != letter(i):
+                raise RowRejected(f"option {i + 1} lacks its prefix {letter(i)}.")
             stripped.append(option[match.end() :].strip())
         value = stripped
     return value
@@ -132,14 +133,14 @@ LETTER = re.compile(r"^\(?([A-Za-z])\s*[\.\):：]?$")
 
 def _answer(row: dict, mapping: ImportMapping, options: list[str]) -> str:
     raw = mapping.fields.answer.get(row) if mapping.fields.answer else None
-    letters = string.ascii_uppercase[: len(options)]
+    letters = letters_of(len(options))
     if is_null(raw) or (isinstance(raw, str) and not raw.strip()):
         raise RowRejected("no answer")
     if mapping.answer_format == "letter":
         match = LETTER.match(raw.strip()) if isinstance(raw, str) else None
-        letter = match.group(1).upper() if match else None
-        if letter is not None and letter in letters:
-            return letter
+        given = match.group(1).upper() if match else None
+        if given is not None and given in letters:
+            return given
     elif mapping.answer_format == "text" and isinstance(raw, str):
         text = PREFIX.sub("", raw).strip() if mapping.option_prefixes else raw.strip()
         hits = [letters[i] for i, o in enumerate(options) if o.strip().casefold() == text.casefold()]

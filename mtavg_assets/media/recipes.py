@@ -4,6 +4,7 @@ Recipes:
 - `video`: H.264/AAC mp4, at most 640 px wide, for providers that take video with its audio track.
 - `frames_audio@N`: N frames sampled evenly (JPEG) plus the audio as 16 kHz mono WAV.
 - `frames@N`: the same frames, no audio (recorded as such in every prediction row).
+- `audio`: the audio track alone as 16 kHz mono WAV, for audio models that take no images.
 
 Frame sampling reads no more of the clip than it needs. The targets are the middles of N equal
 parts of the clip, (i + 0.5)·duration/N. When every
@@ -192,6 +193,9 @@ def _make(
             )
         )
         return DerivedMedia(recipe, {"video": str(out / "clip.mp4"), **audio}, 0, None, resolution, True)
+    if recipe == "audio":
+        _run(ffmpeg.input(str(clip_path), threads=1).audio.output(str(work / "audio.wav"), ac=1, ar=16000, threads=1))
+        return DerivedMedia(recipe, audio, 0, None, None, True)
     if recipe.startswith(("frames_audio@", "frames@")):
         n = int(recipe.split("@", 1)[1])
         fps = n / max(duration_s, 1e-3)

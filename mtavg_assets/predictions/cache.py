@@ -5,12 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 
-from mtavg_assets.evaluators.prompts import template_hash
 from mtavg_assets.registry import ModelEntry
+from mtavg_assets.task.prompts import template_hash
+from mtavg_assets.task.status import ALL_STATUSES, FINAL_STATUSES, RETRYABLE_STATUSES
 
-FINAL_STATUSES = ("ok", "unparseable", "refused")
-RETRYABLE_STATUSES = ("error", "timeout", "rate_limited")
-ALL_STATUSES = FINAL_STATUSES + RETRYABLE_STATUSES
+__all__ = ["ALL_STATUSES", "FINAL_STATUSES", "RETRYABLE_STATUSES", "CellKeys", "cache_key"]
 
 
 def _identity(entry: ModelEntry, question_type: str, learned: dict | None) -> dict:

@@ -16,18 +16,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import string
 from collections.abc import Callable
 
 import pandas as pd
-from aiolimiter import AsyncLimiter
 
 from mtavg_assets.evaluators.api import redact
 from mtavg_assets.evaluators.base import EvalRequest, Evaluator, EvaluatorError
-from mtavg_assets.evaluators.parsing import PARSER_VERSION, parse_choice, span_candidates
-from mtavg_assets.evaluators.prompts import format_options
-from mtavg_assets.predictions.runner import call_with_retries, plain_record, rotate, unrotate_letter
+from mtavg_assets.predictions.pacing import Pacer
+from mtavg_assets.predictions.runner import call_with_retries, plain_record
 from mtavg_assets.registry import ModelEntry
+from mtavg_assets.task.letters import format_options, index_of, letter
+from mtavg_assets.task.parsing import PARSER_VERSION, parse_choice, span_candidates
+from mtavg_assets.task.rotation import rotate, unrotate_letter
+from mtavg_assets.task.status import Status
 
 NO_SINGLE_OPTION = "The reply commits to no single option (none, several, or unclear)"
 JUDGE_PROMPT = (
@@ -50,7 +51,7 @@ def judge_view(inst: dict, raw: str) -> tuple[dict, str]:
     else:
         spans, choices = [], list(inst.get("options") or [])
     options = choices + [NO_SINGLE_OPTION]
-    abstain = string.ascii_uppercase[len(options) - 1]
+    abstain = letter(len(options) - 1)
     shown = {**inst, "question_type": "mcq", "options": options, "n_options": len(options), "spans": spans}
     prompt = JUDGE_PROMPT.format(question=inst["question"], options=format_options(options), reply=raw, abstain=abstain)
     return shown, prompt
@@ -68,7 +69,7 @@ def rows_to_judge(rows: pd.DataFrame, instances: pd.DataFrame, judge: ModelEntry
         return []
     current = {r["instance_id"]: plain_record(r) for r in instances.to_dict("records")}
     todo = []
-    candidates = rows[(rows["status"] == "unparseable") & rows["raw_response"].notna()]
+    candidates = rows[(rows["status"] == Status.UNPARSEABLE) & rows["raw_response"].notna()]
     for row in candidates.to_dict("records"):
         inst = current.get(row["instance_id"])
         if inst is None or inst["content_hash"] != row["instance_content_hash"]:
@@ -88,26 +89,28 @@ async def judge_rows(
     """Ask the judge about each reply; return the rows to store (judged, or marked as asked)."""
     entry = evaluator.entry
     semaphore = asyncio.Semaphore(entry.concurrency)
-    limiter = AsyncLimiter(entry.rate_limit_rpm, 60) if entry.rate_limit_rpm else None
+    pacer = Pacer(entry.concurrency, entry.rate_limit_rpm, entry.rate_limit_tpm)
     secrets = getattr(evaluator, "secrets", ())
 
     async def one(row: dict, view: dict, prompt: str) -> dict | None:
         async with semaphore:
             try:
-                reply = await call_with_retries(evaluator, EvalRequest(view, prompt, []), limiter, on_call)
+                reply = await call_with_retries(evaluator, EvalRequest(view, prompt, []), pacer, on_call)
             except EvaluatorError:
                 return None  # not judged now; asked again next run
             text = redact(reply.raw_response or "", secrets) if secrets else reply.raw_response
-            letter = None if reply.refused else parse_choice(text, view["options"])
-            index = string.ascii_uppercase.index(letter) if letter else len(view["options"]) - 1
+            chosen = None if reply.refused else parse_choice(text, view["options"])
+            index = index_of(chosen) if chosen else len(view["options"]) - 1
             judged = {**row, "judge_key": judge_key(entry, prompt), "judge_response": text}
             if index < len(view["options"]) - 1:  # a real option, not the abstain one
                 if view["spans"]:
                     start, end = view["spans"][index]
-                    judged.update(status="ok", parsed_span_start=start, parsed_span_end=end, parsed_by="judge")
+                    judged.update(
+                        status=Status.OK.value, parsed_span_start=start, parsed_span_end=end, parsed_by="judge"
+                    )
                 else:
-                    answer = unrotate_letter(letter, {"rotation": view["rotation"], "options": view["cell_options"]})
-                    judged.update(status="ok", parsed_answer=answer, parsed_by="judge")
+                    answer = unrotate_letter(chosen, {"rotation": view["rotation"], "options": view["cell_options"]})
+                    judged.update(status=Status.OK.value, parsed_answer=answer, parsed_by="judge")
             return judged
 
     try:

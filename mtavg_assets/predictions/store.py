@@ -40,10 +40,19 @@ SCHEMA = pa.schema(
         ("received_fps", pa.float64()),
         ("received_resolution", pa.string()),
         ("received_audio", pa.bool_()),
-        ("parser_version", pa.string()),  # evaluators/parsing.PARSER_VERSION that read raw_response
+        ("parser_version", pa.string()),  # task/parsing.PARSER_VERSION that read raw_response
         ("parsed_by", pa.string()),  # "rules", or "judge" (the entry's judge model read the reply)
         ("judge_key", pa.string()),  # cache key of the judge call, when there was one
         ("judge_response", pa.string()),
+        ("served_model", pa.string()),  # the model id the provider says answered (Gemini modelVersion, OpenAI model)
+        ("response_id", pa.string()),
+        ("system_fingerprint", pa.string()),
+        # input_tokens, output_tokens and cost_usd add up every billed attempt of the cell; these are parts of them
+        ("thinking_tokens", pa.int64()),  # thinking / reasoning, billed as output
+        ("input_audio_tokens", pa.int64()),
+        ("input_image_tokens", pa.int64()),  # images and video frames
+        ("cached_input_tokens", pa.int64()),
+        ("billed_attempts", pa.int64()),  # attempts that came back with usage (billed), answered or not
     ]
 )
 COLUMNS = SCHEMA.names

@@ -4,10 +4,11 @@ needs no other data. Referential checks (clips, taxonomy) are in `validate.py`."
 from __future__ import annotations
 
 import math
-import string
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from mtavg_assets.task.letters import letters as option_letters_of
 
 MAX_ID_CHARS = 200
 MAX_QUESTION_CHARS = 4000  # a question longer than this is rejected (prompts stay bounded)
@@ -87,7 +88,7 @@ class QARecord(BaseModel):
         folded = [" ".join(o.split()).casefold() for o in options]
         if len(set(folded)) != len(folded):
             raise ValueError("two options have the same text")
-        letters = string.ascii_uppercase[: len(options)]
+        letters = option_letters_of(len(options))
         if not isinstance(self.answer, str) or self.answer not in letters:
             raise ValueError(f"answer {self.answer!r} is not among the option letters {letters[0]}..{letters[-1]}")
         return self

@@ -32,9 +32,10 @@ from __future__ import annotations
 import json
 import math
 import re
-import string
 import unicodedata
 from dataclasses import dataclass
+
+from mtavg_assets.task.letters import letters as letters_of
 
 PARSER_VERSION = "2"
 
@@ -168,7 +169,7 @@ _NEGATED_AFTER = re.compile(
 
 
 def _letters(options: list[str]) -> str:
-    return string.ascii_uppercase[: len(options)]
+    return letters_of(len(options))
 
 
 def _option_at(text: str, options: list[str]) -> str | None:

@@ -4,7 +4,8 @@ version name) is part of every cache key: editing a template re-asks exactly the
 from __future__ import annotations
 
 import hashlib
-import string
+
+from mtavg_assets.task.letters import format_options
 
 PROMPTS: dict[str, dict[str, str]] = {
     "v1": {
@@ -41,10 +42,6 @@ def template_hash(version: str, question_type: str) -> str:
     if version not in PROMPTS:
         raise UnknownPromptVersion(f"unknown prompt_version {version!r}; known: {sorted(PROMPTS)}")
     return hashlib.sha256(PROMPTS[version][question_type].encode()).hexdigest()
-
-
-def format_options(options: list[str] | None) -> str:
-    return "\n".join(f"{string.ascii_uppercase[i]}. {o}" for i, o in enumerate(options or []))
 
 
 def render_prompt(version: str, instance: dict) -> str:
