@@ -300,10 +300,13 @@ def capability_problems(entry: ModelEntry, caps: Capabilities) -> list[str]:
         if caps.sampling == "no" or (caps.sampling == "without_reasoning" and reasoning):
             hint = "set reasoning_effort: none, or " if caps.sampling == "without_reasoning" else ""
             problems.append(f"generation.{name} is refused by the reasoning model {family}: {hint}leave {name} unset")
-    if gen.thinking_budget is not None:
-        if caps.thinking != "budget":
-            alt = "use thinking_level" if caps.thinking == "level" else "it has no thinking control"
-            problems.append(f"generation.thinking_budget is not taken by {family}: {alt}")
+    if gen.thinking_budget is not None and gen.thinking_level is not None:
+        problems.append("set one of generation.thinking_budget and generation.thinking_level: Gemini refuses both")
+    elif gen.thinking_budget is not None:
+        if caps.thinking == "none":
+            problems.append(f"generation.thinking_budget is not taken by {family}: it has no thinking control")
+        elif caps.thinking == "level":
+            pass  # Gemini 3 still takes a budget (legacy; thinking_level is the control it is tuned for)
         elif gen.thinking_budget == 0 and not caps.thinking_off:
             problems.append(f"generation.thinking_budget 0: thinking cannot be turned off on {family}")
         elif gen.thinking_budget > 0 and caps.thinking_budget_range:

@@ -73,6 +73,7 @@ class FakeConfig:
     thoughts: int = 0  # thinking tokens a thinking family spends before answering
     missing_models: tuple[str, ...] = ()  # model ids this server does not serve (404)
     served_model: str | None = None  # the model id replies claim (an alias or a silent fallback)
+    leak_thoughts: bool = False  # Gemini: thought parts in the reply even when not asked for
     listed_models: tuple[str, ...] = ()  # what GET /v1/models lists (a vLLM server lists what it serves)
 
 
@@ -191,11 +192,19 @@ def _openai_rules(body: dict) -> dict | None:
     return None
 
 
+def _field(message: dict, camel: str):
+    """A field of a proto3 JSON message, which takes lowerCamelCase and the proto's own snake_case
+    names alike (protobuf.dev/programming-guides/json: parsers accept both); google-genai sends
+    thinkingConfig's fields in snake_case."""
+    snake = re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), camel)
+    return message.get(camel, message.get(snake))
+
+
 def _gemini_thinks(model: str, thinking: dict) -> bool:
     """Gemini 2.5 and 3.x think by default; 2.5 Flash and Flash-Lite stop with thinkingBudget 0."""
     if not re.match(r"gemini-(2\.5|3)", model):
         return False
-    return thinking.get("thinkingBudget") != 0
+    return _field(thinking, "thinkingBudget") != 0
 
 
 def _gemini_rules(model: str, body: dict) -> dict | None:
@@ -205,13 +214,14 @@ def _gemini_rules(model: str, body: dict) -> dict | None:
     def invalid(message: str) -> dict:
         return {"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}
 
-    if "thinkingBudget" in thinking and "thinkingLevel" in thinking:
+    budget, level = _field(thinking, "thinkingBudget"), _field(thinking, "thinkingLevel")
+    if budget is not None and level is not None:
         # ai.google.dev/gemini-api/docs/gemini-3: both controls in one request is an error
         return invalid("You can only set only one of thinking budget and thinking level.")
-    if thinking.get("thinkingBudget") == 0 and re.match(r"gemini-2\.5-pro", model):
+    if budget == 0 and re.match(r"gemini-2\.5-pro", model):
         # 2.5 Pro cannot turn thinking off (ai.google.dev/gemini-api/docs/thinking)
         return invalid("Budget 0 is invalid. This model only works in thinking mode.")
-    if "thinkingLevel" in thinking and not re.match(r"gemini-3", model):
+    if level is not None and not re.match(r"gemini-3", model):
         return invalid("Thinking level is not supported for this model.")
     videos = sum(
         1 for c in body.get("contents", []) for p in c.get("parts", []) if "inlineData" in p or "fileData" in p
@@ -483,15 +493,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": usage})
             return
         parts = []
-        if thinking and thinking_config.get("includeThoughts"):
+        if thinking and (_field(thinking_config, "includeThoughts") or cfg.leak_thoughts):
             parts.append({"text": "Thinking about the clip first.", "thought": True})
         if answer is not None:
             parts.append({"text": answer})
         content = {"role": "model", "parts": parts} if parts else {"role": "model"}
         candidates = [] if fault == "empty" else [{"content": content, "finishReason": finish, "index": 0}]
-        if blank:
+        if blank:  # an empty reply; cut at the token limit only where no thinking could explain it
             content = {"role": "model", "parts": [{"text": answer}]} if answer is not None else {"role": "model"}
-            candidates = [{"content": content, "finishReason": "MAX_TOKENS", "index": 0}]
+            candidates = [{"content": content, "finishReason": "STOP" if thinking else "MAX_TOKENS", "index": 0}]
         payload = {"candidates": candidates, "usageMetadata": usage, "modelVersion": served, "responseId": "fake"}
         self._send(200, payload)
 

@@ -18,3 +18,4 @@ class Status(StrEnum):
 FINAL_STATUSES = (Status.OK.value, Status.UNPARSEABLE.value, Status.REFUSED.value)  # answered: never re-asked
 RETRYABLE_STATUSES = (Status.ERROR.value, Status.TIMEOUT.value, Status.RATE_LIMITED.value)  # asked again on request
 ALL_STATUSES = FINAL_STATUSES + RETRYABLE_STATUSES
+MISSING = "missing"  # scores only: a cell of the entry with no prediction row yet
