@@ -61,6 +61,9 @@ class FakeConfig:
     file_polls_until_active: int = 1
     fail_uploads: bool = False
     refuse_if: str | None = None  # prompts containing this text are safety-blocked
+    refusal_finish: str | None = (
+        None  # Gemini: refuse with this finishReason (IMAGE_SAFETY...) instead of a prompt block
+    )
     reject_schema: bool = False  # answer 400 to requests that carry a response schema
     echo_key: bool = False  # error bodies quote the key they received, in several encodings (a leaky proxy)
     redirect_to: str | None = None  # where the "redirect" fault points (another server's base URL)
@@ -389,6 +392,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if self._over_quota(model, openai_style):
             return
+        if gemini and self._unknown_file(body):
+            return
         refusal = _openai_rules(body) if openai_style else _gemini_rules(model, body)
         if refusal is not None:
             self._send(400, refusal)
@@ -415,6 +420,25 @@ class _Handler(BaseHTTPRequestHandler):
             self._openai_reply(body, model, served, answer, refused, blank, fault)
         else:
             self._gemini_reply(body, model, served, answer, refused, blank, fault)
+
+    def _unknown_file(self, body: dict) -> bool:
+        """A fileData part naming a file this server does not hold (expired, deleted, or another
+        project's): Gemini's 403 (the body quoted in google-gemini/generative-ai-python threads)."""
+        state = self.server.state
+        for content in body.get("contents", []):
+            for part in content.get("parts", []):
+                data = part.get("fileData") or part.get("file_data")
+                if not data:
+                    continue
+                uri = data.get("fileUri") or data.get("file_uri") or ""
+                with state.lock:
+                    known = any(record["uri"] == uri for record in state.files.values())
+                if not known:
+                    name = uri.rsplit("/", 1)[-1]
+                    message = f"You do not have permission to access the File {name} or it may not exist."
+                    self._send(403, {"error": {"code": 403, "message": message, "status": "PERMISSION_DENIED"}})
+                    return True
+        return False
 
     def _bill(self, api: str, model: str, usage: dict) -> None:
         with self.server.state.lock:
@@ -489,6 +513,10 @@ class _Handler(BaseHTTPRequestHandler):
             "promptTokensDetails": details,
         }
         self._bill("gemini", model, usage)
+        if refused and cfg.refusal_finish:
+            candidate = {"content": {"role": "model"}, "finishReason": cfg.refusal_finish, "index": 0}
+            self._send(200, {"candidates": [candidate], "usageMetadata": usage, "modelVersion": served})
+            return
         if refused:
             self._send(200, {"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": usage})
             return

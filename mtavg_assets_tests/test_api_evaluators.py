@@ -176,6 +176,15 @@ def test_gemini_files_api_uploads_once_per_clip_and_reuses_across_runs(api_pipel
     assert runner.run("prepare_benchmark").success
     meta = runner.materializations(runner.run("evaluate_model", partition_key="gemini-files"), "predictions")[0]
     assert meta["asked_now"] > 0 and server.state.uploads == len(clips)
+    # The stored uploads are gone on the server (expired early, deleted elsewhere): each call that
+    # names one gets a 403, drops it and uploads once more; no cell fails.
+    server.state.files.clear()
+    runner.layout.models_file.write_text(
+        _models(server, extra.replace("BASE", server.base_url) + "    prompt_version: v1\n    seed: 4\n")
+    )
+    assert runner.run("prepare_benchmark").success
+    assert runner.run("evaluate_model", partition_key="gemini-files").success
+    assert set(_rows(runner, "gemini-files")["status"]) == {"ok"} and server.state.uploads == 2 * len(clips)
 
 
 def test_failed_upload_is_an_error_status_not_an_answer(api_pipeline):
@@ -452,3 +461,81 @@ def test_missing_media_is_an_error_status_not_a_text_only_call(api_pipeline):
     rows = _rows(runner, "late-entry")
     assert set(rows["status"]) == {"error"} and rows["error"].str.contains("materialize clip_media").all()
     assert server.model_calls == 0
+
+
+def _bodies_of(server, model: str) -> list[dict]:
+    return [b for b in server.state.bodies if b.get("model") == model]
+
+
+def test_vllm_omni_video_interleaves_the_clips_own_audio_and_the_two_stream_form_stays_available(api_pipeline):
+    extra = """  - name: omni-video
+    provider: openai_compatible
+    model: Qwen/Qwen2.5-Omni-7B
+    base_url: BASE/v1
+    media: video
+    retry_initial_s: 0.01
+  - name: omni-two-streams
+    provider: openai_compatible
+    model: Qwen/Qwen2.5-Omni-7B
+    base_url: BASE/v1
+    media: video_and_audio
+    retry_initial_s: 0.01
+"""
+    runner, server = api_pipeline(FakeConfig())
+    runner.layout.models_file.write_text(_models(server, extra.replace("BASE", server.base_url)))
+    assert runner.run("prepare_benchmark").success
+    for name in ("omni-video", "omni-two-streams"):
+        assert runner.run("evaluate_model", partition_key=name).success
+    interleaved, two = _rows(runner, "omni-video"), _rows(runner, "omni-two-streams")
+    assert set(interleaved["received_modalities"]) == {"video+audio(interleaved)"}
+    assert set(two["received_modalities"]) == {"video+audio"}
+    assert set(interleaved["cache_key"]).isdisjoint(two["cache_key"])  # two deliveries, two answers
+    bodies = _bodies_of(server, "Qwen/Qwen2.5-Omni-7B")
+    with_flag = [b for b in bodies if b.get("mm_processor_kwargs") == {"use_audio_in_video": True}]
+    without = [b for b in bodies if "mm_processor_kwargs" not in b]
+    kinds = [{p["type"] for p in b["messages"][0]["content"]} for b in with_flag]
+    assert len(with_flag) == len(interleaved) and all("input_audio" not in k and "video_url" in k for k in kinds)
+    assert len(without) == len(two) and all(
+        {"video_url", "input_audio"} <= {p["type"] for p in b["messages"][0]["content"]} for b in without
+    )
+
+
+def test_a_drama_over_the_models_video_limit_is_a_cell_error_without_a_call(api_pipeline):
+    runner, server = api_pipeline(FakeConfig())
+    extra = f"""  - name: one-video
+    provider: gemini
+    model: gemini-2.5-flash
+    base_url: {server.base_url}
+    api_key_env: MTAVG_TEST_KEY
+    capabilities: {{max_videos: 1}}
+    retry_initial_s: 0.01
+"""
+    runner.layout.models_file.write_text(_models(server, extra))
+    assert runner.run("prepare_benchmark").success
+    assert runner.run("evaluate_model", partition_key="one-video").success
+    rows = _rows(runner, "one-video").merge(
+        pd.read_parquet(runner.layout.derived("validated_qa"))[["instance_id", "n_clips"]], on="instance_id"
+    )
+    dramas = rows[rows["n_clips"] > 1]
+    assert len(dramas) > 0 and set(dramas["status"]) == {"error"} and (dramas["attempts"] == 0).all()
+    assert dramas["error"].str.contains("takes at most 1 videos per request").all()
+    assert set(rows[rows["n_clips"] == 1]["status"]) == {"ok"}
+    videos = [sum("inlineData" in p for p in b["contents"][0]["parts"]) for b in server.state.bodies if "contents" in b]
+    assert max(videos) == 1
+
+
+@pytest.mark.parametrize("finish", ["IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "MODEL_ARMOR", "PROHIBITED_CONTENT"])
+def test_gemini_block_reasons_are_refusals(api_pipeline, finish):
+    runner, server = api_pipeline(FakeConfig(refuse_if="Which", refusal_finish=finish))
+    assert runner.run("evaluate_model", partition_key="gemini-fake").success
+    rows = _rows(runner, "gemini-fake")
+    asked = rows[rows["status"] == "refused"]
+    assert len(asked) > 0 and set(rows["status"]) <= {"ok", "refused"} and (asked["attempts"] == 1).all()
+
+
+def test_thought_parts_never_enter_the_stored_reply(api_pipeline):
+    runner, server = api_pipeline(FakeConfig(thoughts=50, leak_thoughts=True))
+    assert runner.run("evaluate_model", partition_key="gemini-fake").success
+    rows = _rows(runner, "gemini-fake")
+    assert set(rows["status"]) == {"ok"} and not rows["raw_response"].str.contains("Thinking about").any()
+    assert (rows["thinking_tokens"] == 50).all()
