@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
-def provider_server(latency_s: float, fault_rate: float = 0.0, seed: int = 0):
+def provider_server(latency_s: float, fault_rate: float = 0.0, seed: int = 0, *extra: str):
     """Start the fake provider in a separate process (so it does not share the client's GIL)."""
     proc = subprocess.Popen(
         [
@@ -29,6 +29,7 @@ def provider_server(latency_s: float, fault_rate: float = 0.0, seed: int = 0):
             str(fault_rate),
             "--seed",
             str(seed),
+            *extra,
         ],
         cwd=REPO,
         stdout=subprocess.PIPE,

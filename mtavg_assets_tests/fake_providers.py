@@ -714,10 +714,19 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--fault-rate", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quota-rpm", type=int, default=None, help="requests per quota window per model")
+    parser.add_argument("--quota-window", type=float, default=60.0, help="the quota window in seconds")
     args = parser.parse_args()
-    server = FakeProviderServer(
-        FakeConfig(latency_s=args.latency, fault_rate=args.fault_rate, seed=args.seed, slow_s=1.0, retry_after_s=0.01)
+    config = FakeConfig(
+        latency_s=args.latency,
+        fault_rate=args.fault_rate,
+        seed=args.seed,
+        slow_s=1.0,
+        retry_after_s=0.01,
+        quota_rpm=args.quota_rpm,
+        quota_window_s=args.quota_window,
     )
+    server = FakeProviderServer(config)
     print(f"PORT {server.server_port}", flush=True)
     server.serve_forever()
 
