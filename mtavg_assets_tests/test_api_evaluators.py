@@ -250,6 +250,8 @@ def test_an_oracle_scores_one_despite_empty_replies(demo_layout, api_pipeline):
     for model in ("gpt-fake", "gemini-fake"):
         assert board.loc[model, "accuracy"] == 1.0 and board.loc[model, "temporal_miou"] == 1.0
         assert board.loc[model, "unparseable_rate"] == 0.0 and board.loc[model, "error_rate"] == 0.0
+    assert board.loc["gpt-fake", "served_models"] == "gpt-4.1-mini"
+    assert board.loc["gemini-fake", "served_models"] == "gemini-2.5-flash"
 
 
 TRANSPORT_KNOBS = [

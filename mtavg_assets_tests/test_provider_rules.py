@@ -363,3 +363,60 @@ def test_sql_status_literals_are_the_status_definition():
                 assert set(found) == set(RETRYABLE_STATUSES), (path.name, found)
     known = {*ALL_STATUSES, MISSING}
     assert literals and literals <= known, literals - known
+
+
+def test_the_token_limit_paces_requests_by_their_estimated_input():
+    """rate_limit_tpm: a 1,000-token allowance per period lets 1,000 tokens through at once and the
+    next 500 only after half a period (the limiter refills continuously)."""
+    import time
+
+    from mtavg_assets.predictions.pacing import OK, Pacer
+
+    async def three() -> list[float]:
+        pacer = Pacer(concurrency=4, tpm=1000, period_s=1.0)
+        times = []
+        for tokens in (600, 400, 500):
+            started = await pacer.acquire(tokens)
+            times.append(time.monotonic())
+            await pacer.release(OK, started)
+        return times
+
+    first, second, third = asyncio.run(three())
+    assert second - first < 0.2 and third - second >= 0.45
+
+
+def test_the_bill_prices_each_modality_and_the_long_context_tier():
+    from mtavg_assets.evaluators.base import Usage
+    from mtavg_assets.predictions.costs import bill_usd
+    from mtavg_assets.registry import Price
+
+    price = Price.model_validate(
+        {
+            "input_per_mtok": 1.0,
+            "output_per_mtok": 4.0,
+            "input_audio_per_mtok": 10.0,
+            "cached_input_per_mtok": 0.1,
+            "long_context": {"above_tokens": 200_000, "input_per_mtok": 2.0, "output_per_mtok": 8.0},
+        }
+    )
+    usage = Usage(
+        input_tokens=1000, output_tokens=300, thinking_tokens=200, input_audio_tokens=100, cached_input_tokens=400
+    )
+    # 500 text at 1, 100 audio at 10, 400 cached at 0.1, 300 output (thinking included) at 4
+    assert bill_usd(price, usage) == pytest.approx((500 * 1 + 100 * 10 + 400 * 0.1 + 300 * 4) / 1e6)
+    long = Usage(input_tokens=300_000, output_tokens=1000)
+    assert bill_usd(price, long) == pytest.approx((300_000 * 2 + 1000 * 8) / 1e6)
+    images = Usage(input_tokens=1000, output_tokens=0, input_image_tokens=900)  # no image price: the input price
+    assert bill_usd(price, images) == pytest.approx(1000 * 1 / 1e6)
+
+
+def test_media_resolution_and_thinking_level_reach_gemini_in_its_own_fields(tmp_path):
+    with FakeProviderServer(FakeConfig()) as server:
+        generation = {"thinking_level": "low", "media_resolution": "low"}
+        rows, _ = _ask(tmp_path, _entry(server, "gemini", "gemini-3.8-flash", generation=generation), n=2)
+    assert set(rows["status"]) == {"ok"}
+    config = server.state.bodies[0]["generationConfig"]
+    assert (
+        _field(config["thinkingConfig"], "thinkingLevel") == "LOW" and "thinkingBudget" not in config["thinkingConfig"]
+    )
+    assert _field(config, "mediaResolution") == "MEDIA_RESOLUTION_LOW"

@@ -89,6 +89,7 @@ WHERE r.model = r.folder AND r.copy_rank = 1 AND r.current_key;
 -- Files written before these columns existed read as rules-parsed rows.
 ALTER TABLE predictions ADD COLUMN IF NOT EXISTS parsed_by VARCHAR;
 ALTER TABLE predictions ADD COLUMN IF NOT EXISTS parser_version VARCHAR;
+ALTER TABLE predictions ADD COLUMN IF NOT EXISTS served_model VARCHAR;
 
 DROP TABLE model_status;
 DROP TABLE prediction_rows_keyed;

@@ -4,8 +4,13 @@
 -- Holm-corrected, in that direction). Interval endpoints are rounded to the decimals the resample
 -- count supports (ci_digits); point estimates to 4 decimals. With a judge configured, accuracy is
 -- judge-assisted and accuracy_strict (rules only) stands beside it, with n_judged answers.
+-- served_models lists the model ids the provider says answered (an alias or fallback shows here).
 CREATE OR REPLACE VIEW leaderboard AS
-WITH ci AS (
+WITH served AS (
+    SELECT model, string_agg(DISTINCT served_model, ', ' ORDER BY served_model) AS served_models
+    FROM predictions WHERE served_model IS NOT NULL GROUP BY model
+),
+ci AS (
     SELECT model,
         any_value(round(ci_low, ci_digits)) FILTER (WHERE metric = 'accuracy') AS accuracy_ci_low,
         any_value(round(ci_high, ci_digits)) FILTER (WHERE metric = 'accuracy') AS accuracy_ci_high,
@@ -85,9 +90,11 @@ SELECT
     round(r.total_variation_distance, 4) AS letter_bias_tvd,
     round(r.unparseable_rate, 4) AS unparseable_rate,
     round(r.error_rate, 4) AS error_rate,
-    round(r.missing_rate, 4) AS missing_rate
+    round(r.missing_rate, 4) AS missing_rate,
+    served.served_models
 FROM ranked r
 LEFT JOIN ci USING (model)
+LEFT JOIN served USING (model)
 LEFT JOIN models reg ON reg.name = r.model AND reg.status = 'active'
 LEFT JOIN pairwise_tests p
        ON (p.model_a = least(r.model, r.model_above) AND p.model_b = greatest(r.model, r.model_above))

@@ -14,7 +14,7 @@ OK, THROTTLED, OTHER = "ok", "throttled", "other"
 
 
 class Pacer:
-    def __init__(self, concurrency: int, rpm: float | None = None, tpm: float | None = None):
+    def __init__(self, concurrency: int, rpm: float | None = None, tpm: float | None = None, period_s: float = 60.0):
         self.limit = concurrency
         self.window = float(concurrency)
         self.in_flight = 0
@@ -23,8 +23,8 @@ class Pacer:
         self.smallest_window = self.window
         self._cond = asyncio.Condition()
         self._last_cut = float("-inf")
-        self._rpm = AsyncLimiter(rpm, 60) if rpm else None
-        self._tpm = AsyncLimiter(tpm, 60) if tpm else None
+        self._rpm = AsyncLimiter(rpm, period_s) if rpm else None  # period_s: a minute, shorter in tests
+        self._tpm = AsyncLimiter(tpm, period_s) if tpm else None
 
     async def acquire(self, tokens: float = 0.0) -> float:
         """Wait for a slot (and the minute limits); returns the start time to give to `release`."""
