@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 from mtavg_assets.task.letters import letters as letters_of
 
-PARSER_VERSION = "2"
+PARSER_VERSION = "3"
 
 _THINK_CLOSE = re.compile(r"</\s*(?:think|thinking|thought|reasoning)\s*>", re.I)
 _THINK_OPEN = re.compile(r"<\s*(?:think|thinking|thought|reasoning)\s*>", re.I)
@@ -123,6 +123,10 @@ _CUES = [
     r"(?:\s+(?:to\s+(?:the|this)\s+question|for\s+(?:the|this)\s+question))?"
     r"[ \t]*(?:is|would\s+be|should\s+be|will\s+be|=|:|：|is\s*:|-|–|—)[ \t]*(?:therefore\s+|clearly\s+|likely\s+)?",
     r"\bANSWER[ \t]*:[ \t]*",
+    # answer labels in other languages (German, French, Spanish, Portuguese, Italian, Dutch,
+    # Indonesian, Turkish, Polish, Russian; Japanese and Korean)
+    r"(?:\b(?:antwort|r[ée]ponse|respuesta|resposta|risposta|antwoord|jawaban|cevap|odpowied[źz]|ответ)"
+    r"|答え|回答|정답|답)[ \t]*(?:[:：]|は|은|는)[ \t]*",
     r"\b(?:I|I'd|I\s+would|I\s+will|I'll|we|so|thus|therefore|hence)\s+(?:must\s+)?"
     r"(?:choose|select|pick|go\s+with|opt\s+for)\s+(?:option\s+|answer\s+|choice\s+)?",
     r"\b(?:the\s+)?(?:correct|right|best)\s+(?:one|option|choice|answer)\s+(?:here\s+)?(?:is|would\s+be)\s*:?\s*",
@@ -130,10 +134,19 @@ _CUES = [
     r"(?:正[确確])?答(?:案)?(?:应该|應該|应|應)?(?:就)?(?:是|为|為|选|選|:|：)\s*(?:选项|選項)?\s*",
     r"(?:我|应该|應該|应|應|故|所以|因此)?[选選](?:择|擇)?(?:项|項)?\s*",
 ]
-_EXPLICIT = [re.compile(c + _LETTER_UP, re.I if i < 4 else 0) for i, c in enumerate(_CUES)]
-_EXPLICIT_LOWER = [re.compile(c + _LETTER_LOW, re.I) for c in _CUES[:4]]
-_CONCLUDING = re.compile(  # "Therefore, C." ending a line
-    r"(?im)\b(?:therefore|thus|hence|so)\s*,?[ \t]*[(*_`]{0,3}([A-Z])[)*_`]{0,3}[ \t]*[.!]?[ \t]*$"
+_EXPLICIT = [re.compile(c + _LETTER_UP, re.I if i < 5 else 0) for i, c in enumerate(_CUES)]
+_EXPLICIT_LOWER = [re.compile(c + _LETTER_LOW, re.I) for c in _CUES[:5]]
+_CONCLUDING = re.compile(  # "Therefore, C." / "so it is **B**." ending a line
+    r"(?im)\b(?:therefore|thus|hence|so)\s*,?"
+    r"(?:[ \t]+(?:it|this|that|the\s+answer)(?:[ \t]+(?:is|must\s+be|has\s+to\s+be)|'s))?"
+    r"[ \t]*[(*_`]{0,3}([A-Z])[)*_`]{0,3}[ \t]*[.!]?[ \t]*$"
+)
+# a bold or backticked bare letter closing the reply ("… so the failure is `C`", "… **B**.")
+_CLOSING_LETTER = re.compile(r"(?<!\bor)(?<!\band)(?<![,/])\s(?:\*\*|`)([A-Z])(?:\*\*|`)[ \t]*[.!]?\s*\Z")
+# English words that are letters only when they stand alone: "A clear identity drift" names no option
+_ARTICLE_LETTERS = {"A", "I"}
+_AFTER_A_LETTER = re.compile(
+    r"^[ \t]+(?!(?:because|since|as|is|was|seems|which|for|fits|matches|and|or|but|here)\b)[a-z]", re.I
 )
 _BOXED = re.compile(r"\\boxed\{\s*(?:\\text\{)?\s*\(?([A-Za-z])\)?\s*\}?\s*\}")
 _LETTER_IS_RIGHT = re.compile(
@@ -146,6 +159,9 @@ _HEDGE_AFTER = re.compile(
 )
 _ONLY_LETTER = re.compile(r"^[\s\"'`*_#>$\-]*(?:\\boxed\{)?\s*[(\[]?\s*([A-Za-z])\s*[)\]]?\s*\}?[\s\"'`*_.:)$]*$")
 _LETTER_LINE_WITH_TEXT = re.compile(r"^[\s*_`#>\-]*[(\[]?([A-Z])[)\].:][*_`]{0,4}\s+(.+)$")
+_LOWER_LETTER_LINE = re.compile(r"^[\s*_`#>\-]*[(\[]?([a-z])[)\].][*_`]{0,4}\s+(.+)$")
+# "A: <prose>": a role-style answer label, not option A (unless option A's text follows)
+_ROLE_ANSWER_LABEL = re.compile(r"^\s*A\s*:\s*(?=\S+\s+\S+\s+\S+)")
 _ANSWER_LABEL = re.compile(r"^\s*(?:Q\s*:.*\n)?\s*A\s*:\s*(.+)$", re.S)
 _NEGATION = re.compile(
     r"\b(?:not|no|never|without|neither|nor|none|isn't|aren't|wasn't|weren't|doesn't|don't|didn't|cannot|can't|"
@@ -197,15 +213,28 @@ def _check_statement(text: str, match: re.Match, letter: str, options: list[str]
     return letter
 
 
+def _is_article(text: str, end: int, letter: str, options: list[str]) -> bool:
+    """ "A" (or "I") followed by a lowercase word that is not its option's text is an English word
+    ("Answer: A clear identity drift"), not the letter A."""
+    if letter not in _ARTICLE_LETTERS or text[end - 1 : end] != letter:
+        return False
+    after = text[end:]
+    if not _AFTER_A_LETTER.match(after) or after.lstrip()[:1].isupper():
+        return False
+    own = options[_letters(options).index(letter)] if letter in _letters(options) else ""
+    return not (own.strip() and after.strip().lower().startswith(own.strip().lower()))
+
+
 def _explicit_letter(text: str, options: list[str]) -> str | None:
-    """The last explicit answer statement's letter (a draft followed by a final answer gives the final)."""
+    """The last explicit answer statement's letter (a draft followed by a final answer, or a
+    self-correction after an earlier "Answer: X", gives the last)."""
     letters = _letters(options)
     found: list[tuple[int, re.Match, str]] = []
-    for pattern in (*_EXPLICIT, *_EXPLICIT_LOWER, _BOXED, _LETTER_IS_RIGHT, _CONCLUDING):
+    for pattern in (*_EXPLICIT, *_EXPLICIT_LOWER, _BOXED, _LETTER_IS_RIGHT, _CONCLUDING, _CLOSING_LETTER):
         for m in pattern.finditer(text):
             group = next(g for g in range(1, (m.re.groups or 1) + 1) if m.group(g))
             letter = m.group(group).upper()
-            if letter in letters:
+            if letter in letters and not _is_article(text, m.end(group), m.group(group), options):
                 found.append((m.start(group), m, letter))
     if not found:
         return None
@@ -230,10 +259,12 @@ def _letter_line(text: str, options: list[str]) -> str | None:
         if only and (only.group(1).isupper() or len(text.strip().strip("*_`()[].")) == 1):
             letter = only.group(1).upper()
             return letter if letter in letters else None
-    first = _LETTER_LINE_WITH_TEXT.match(lines[0])
-    if first and first.group(1) in letters:
-        letter = first.group(1)
+    first = _LETTER_LINE_WITH_TEXT.match(lines[0]) or _LOWER_LETTER_LINE.match(lines[0])
+    if first and first.group(1).upper() in letters:
+        letter = first.group(1).upper()
         named = _option_at(first.group(2), options)
+        if first.group(1).islower() and named != letter:
+            return None  # "b) …" counts only with its own option text
         if named is None or named == letter:
             return letter if named is not None or len(lines) == 1 else None
         raise Conflict(f"{letter} followed by the text of {named}")
@@ -296,6 +327,18 @@ def _by_option_text(text: str, options: list[str]) -> str | None:
     return chosen.pop() if len(chosen) == 1 else None
 
 
+ANSWER_KEYS = ("answer", "choice", "option", "final_answer", "answer_letter", "selected_option", "correct_answer")
+
+
+def _answer_key(payload: dict):
+    """The value under an answer key, whatever its case or spacing ("Answer", "ANSWER", "final answer")."""
+    keys = {re.sub(r"[\s-]+", "_", str(k).strip().lower()): k for k in payload}
+    for key in ANSWER_KEYS:
+        if key in keys:
+            return payload[keys[key]]
+    return None
+
+
 def parse_choice(raw: str | None, options: list[str]) -> str | None:
     """The option letter a reply commits to, or None when absent, hedged or conflicting."""
     if not isinstance(raw, str) or not raw.strip() or not options:
@@ -305,15 +348,18 @@ def parse_choice(raw: str | None, options: list[str]) -> str | None:
         return None
     letters = _letters(options)
     try:
-        payloads = [p for p in json_objects(text) if any(k in p for k in ("answer", "choice", "option"))]
+        payloads = [k for k in (_answer_key(p) for p in json_objects(text)) if k is not None]
         if payloads:
-            value = next(payloads[-1][k] for k in ("answer", "choice", "option") if k in payloads[-1])
+            value = payloads[-1]
             if not isinstance(value, str) or not value.strip():
                 return None
             value = normalise(value).strip()
             if value.strip("()[]. ").upper() in letters and len(value.strip("()[]. ")) == 1:
                 return value.strip("()[]. ").upper()
             return parse_choice(value, options) if value != text else None
+        label = _ROLE_ANSWER_LABEL.match(text)
+        if label and _option_at(text[label.end() :], options[:1]) is None:
+            text = text[label.end() :]  # "A: The soundtrack is upbeat …": the A is the speaker
         for reader in (_explicit_letter, _letter_line, _yes_no, _by_option_text):
             letter = reader(text, options)
             if letter is not None:
@@ -327,7 +373,8 @@ def parse_choice(raw: str | None, options: list[str]) -> str | None:
 
 _NUM = r"\d{1,7}(?:\.\d{1,6})?"
 _CLOCK = r"\d{1,2}:\d{2}:\d{2}(?:[.,]\d{1,6})?|\d{1,3}:\d{2}(?:[.,]\d{1,6})?"
-_T = rf"(?:{_CLOCK}|{_NUM})"
+_MIN_SEC = r"\d{1,3}\s*m(?:in)?\s*\d{1,2}(?:\.\d{1,6})?\s*s\b"  # 1m02s, 1 min 2.5 s
+_T = rf"(?:{_MIN_SEC}|{_CLOCK}|{_NUM})"
 _UNIT = r"\s*(?:s\b|sec\b|secs\b|second\b|seconds\b|秒)?"
 _FRAME_WORD = re.compile(r"\bframes?\b|帧", re.I)
 _RANGE_PATTERNS = [
@@ -341,7 +388,18 @@ _RANGE_PATTERNS = [
         re.I | re.S,
     ),
     re.compile(
-        rf"\bstart(?:_time|\s*time)?\s*[:=]\s*({_T}){_UNIT}.{{0,40}}?\bend(?:_time|\s*time)?\s*[:=]\s*({_T}){_UNIT}",
+        rf"\b(?:start|starting|begin|beginning)(?:_time|\s*time)?\s*[:=]\s*({_T}){_UNIT}.{{0,40}}?"
+        rf"\b(?:end|ending)(?:_time|\s*time)?\s*[:=]\s*({_T}){_UNIT}",
+        re.I | re.S,
+    ),
+    re.compile(  # "the start time of … is 2 seconds, and the end time is 5.5 seconds"
+        rf"\b(?:start|starting|beginning)\s+(?:time|point)\b[^.\d]{{0,80}}?\bis\s+(?:about\s+|around\s+)?({_T}){_UNIT}"
+        rf"[^.\d]{{0,40}}?\b(?:end|ending)\s+(?:time|point)\b[^.\d]{{0,40}}?\bis\s+(?:about\s+|around\s+)?({_T}){_UNIT}",
+        re.I | re.S,
+    ),
+    re.compile(  # "around the 4-second mark … until about 9 seconds"
+        rf"\bthe\s+({_NUM})[- ]?(?:second|sec|s)\s+mark\b[^.\d]{{0,80}}?\b(?:until|till|to|through)\s+"
+        rf"(?:about\s+|around\s+|roughly\s+)?(?:the\s+)?({_NUM})(?:[- ]?(?:seconds?|secs?|s)\b)(?:\s+mark)?",
         re.I | re.S,
     ),
     re.compile(rf"({_T}){_UNIT}\s*(?:-->|->|→|~|-|–|—|to|until|till|至|到)\s*({_T}){_UNIT}", re.I),
@@ -369,6 +427,9 @@ def to_seconds(value) -> float:
     text = normalise(str(value)).strip().lower()
     if _FRAME_WORD.search(text):
         raise ValueError("frames are not seconds")
+    minutes = re.fullmatch(r"(\d+)\s*m(?:in)?\s*(\d+(?:\.\d+)?)\s*s", text)
+    if minutes:
+        return int(minutes.group(1)) * 60 + float(minutes.group(2))
     text = re.sub(r"\s*(?:seconds?|secs?|s|秒)$", "", text).replace(",", ".")
     seconds = 0.0
     for part in text.split(":"):
