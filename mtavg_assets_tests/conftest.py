@@ -50,6 +50,30 @@ def demo_layout(demo_source: DataLayout, tmp_path: Path) -> DataLayout:
     return DataLayout(target)
 
 
+def text_only_instances(n: int):
+    """n three-option choice questions with no clip (validated_qa columns): for driving an API
+    evaluator against a test server without media."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        [
+            {
+                "instance_id": f"q{i:03d}",
+                "question_type": "mcq",
+                "question": f"Which one? [q{i}]",
+                "options": ["a", "b", "c"],
+                "n_options": 3,
+                "answer": "A",
+                "content_hash": f"h{i}",
+                "clip_duration_s": 5.0,
+                "n_clips": 0,
+                "clip_sha256s": [],
+            }
+            for i in range(n)
+        ]
+    )
+
+
 def tag_questions(layout) -> dict:
     """Append each instance id to its question, so the fake server knows which one it is asked."""
     gold = {}

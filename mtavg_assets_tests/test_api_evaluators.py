@@ -541,3 +541,36 @@ def test_thought_parts_never_enter_the_stored_reply(api_pipeline):
     rows = _rows(runner, "gemini-fake")
     assert set(rows["status"]) == {"ok"} and not rows["raw_response"].str.contains("Thinking about").any()
     assert (rows["thinking_tokens"] == 50).all()
+
+
+def test_a_daily_quota_fails_the_partition_with_its_reason_and_keeps_what_was_answered(api_pipeline):
+    runner, server = api_pipeline(FakeConfig(quota_per_day=7))
+    result = runner.run("evaluate_model", partition_key="gemini-fake")
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.event_specific_data.error.message + str(failure.event_specific_data.user_failure_data)
+    assert "daily quota exhausted" in message and "left unasked" in message
+    rows = _rows(runner, "gemini-fake")
+    assert len(rows) == 7 and set(rows["status"]) == {"ok"}  # kept; the rest has no row
+    server.config.quota_per_day = None  # the next day
+    assert runner.run("evaluate_model", partition_key="gemini-fake").success
+    valid = pd.read_parquet(runner.layout.derived("validated_qa"))
+    assert len(_rows(runner, "gemini-fake")) == len(valid)
+
+
+def test_a_thinking_server_keeps_its_reasoning_apart_from_the_answer(api_pipeline):
+    extra = """  - name: omni-thinking
+    provider: openai_compatible
+    model: Qwen/Qwen3-Omni-30B-A3B-Thinking
+    base_url: BASE/v1
+    media: frames
+    frames: 2
+    retry_initial_s: 0.01
+"""
+    runner, server = api_pipeline(FakeConfig(thoughts=100))
+    runner.layout.models_file.write_text(_models(server, extra.replace("BASE", server.base_url)))
+    assert runner.run("prepare_benchmark").success
+    assert runner.run("evaluate_model", partition_key="omni-thinking").success
+    rows = _rows(runner, "omni-thinking")
+    assert set(rows["status"]) == {"ok"} and not rows["raw_response"].str.contains("Let me think").any()
+    assert (rows["thinking_tokens"] == 100).all()

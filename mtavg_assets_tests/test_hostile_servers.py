@@ -18,26 +18,11 @@ from mtavg_assets.predictions.runner import evaluate_cells, select_cells
 from mtavg_assets.predictions.store import PredictionStore
 from mtavg_assets.registry import parse_entry
 from mtavg_assets.settings import DataLayout
+from mtavg_assets_tests.conftest import text_only_instances
 from mtavg_assets_tests.fake_providers import FakeConfig, FakeProviderServer
 
 KEY_ENV = "MTAVG_HOSTILE_KEY"
-INSTANCES = pd.DataFrame(
-    [
-        {
-            "instance_id": f"q{i}",
-            "question_type": "mcq",
-            "question": f"Which one? [q{i}]",
-            "options": ["a", "b", "c"],
-            "n_options": 3,
-            "answer": "A",
-            "content_hash": f"h{i}",
-            "clip_duration_s": 5.0,
-            "n_clips": 0,
-            "clip_sha256s": [],
-        }
-        for i in range(2)
-    ]
-)
+INSTANCES = text_only_instances(2)
 
 
 def _entry(provider: str, server: FakeProviderServer, **extra) -> dict:

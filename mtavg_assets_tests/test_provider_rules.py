@@ -18,29 +18,10 @@ from mtavg_assets.predictions.store import PredictionStore
 from mtavg_assets.registry import RegistryError, parse_entry
 from mtavg_assets.settings import DataLayout
 from mtavg_assets.task.status import ALL_STATUSES, MISSING, RETRYABLE_STATUSES
+from mtavg_assets_tests.conftest import text_only_instances
 from mtavg_assets_tests.fake_providers import FakeConfig, FakeProviderServer, _field
 
 KEY_ENV = "MTAVG_RULES_KEY"
-
-
-def _instances(n: int) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {
-                "instance_id": f"q{i:03d}",
-                "question_type": "mcq",
-                "question": f"Which one? [q{i}]",
-                "options": ["a", "b", "c"],
-                "n_options": 3,
-                "answer": "A",
-                "content_hash": f"h{i}",
-                "clip_duration_s": 5.0,
-                "n_clips": 0,
-                "clip_sha256s": [],
-            }
-            for i in range(n)
-        ]
-    )
 
 
 def _entry(server: FakeProviderServer, provider: str, model: str, **extra) -> dict:
@@ -59,7 +40,7 @@ def _entry(server: FakeProviderServer, provider: str, model: str, **extra) -> di
 def _ask(tmp_path: Path, raw: dict, n: int = 6):
     entry = parse_entry(raw)
     store = PredictionStore(DataLayout(tmp_path), entry.name)
-    cells, _ = select_cells(_instances(n), store.load(), entry)
+    cells, _ = select_cells(text_only_instances(n), store.load(), entry)
     summary = asyncio.run(evaluate_cells(build_api_evaluator(entry), cells, store))
     return store.compact(), summary
 
@@ -420,3 +401,43 @@ def test_media_resolution_and_thinking_level_reach_gemini_in_its_own_fields(tmp_
         _field(config["thinkingConfig"], "thinkingLevel") == "LOW" and "thinkingBudget" not in config["thinkingConfig"]
     )
     assert _field(config, "mediaResolution") == "MEDIA_RESOLUTION_LOW"
+
+
+def test_new_settings_leave_the_keys_of_entries_that_do_not_use_them_unchanged():
+    """A Gemini video entry's cache key is the one it had before thinking, effort and resolution
+    settings existed (computed here from the documented identity), so upgrading re-asks nothing;
+    setting one of them, or frames now carrying their times, gives new keys."""
+    import hashlib
+    import json
+
+    from mtavg_assets.predictions.cache import cache_key
+    from mtavg_assets.task.prompts import template_hash
+
+    raw = {"name": "g", "provider": "gemini", "model": "gemini-2.5-flash", "api_key_env": "K"}
+    entry = parse_entry(raw)
+    generation = {
+        "temperature": None,
+        "top_p": None,
+        "seed": None,
+        "max_output_tokens": None,
+        "video_fps": 1.0,
+        "video_fps_temporal": 2.0,
+        "structured_output": True,
+        "image_detail": "low",
+    }
+    identity = {
+        "provider": "gemini",
+        "model": "gemini-2.5-flash",
+        "generation": generation,
+        "seed": 0,
+        "media_recipe": "video",
+        "prompt_version": "v1",
+        "prompt_template": template_hash("v1", "mcq"),
+        "instance": "h1",
+    }
+    before = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+    assert cache_key(entry, "h1", "mcq") == before
+    thinking = parse_entry({**raw, "generation": {"thinking_budget": 0}})
+    assert cache_key(thinking, "h1", "mcq") != before
+    frames = parse_entry({"name": "o", "provider": "openai", "model": "gpt-4.1", "api_key_env": "K"})
+    assert frames.delivery == "frames+times" and "delivery" in frames.output_identity()

@@ -1,31 +1,39 @@
 -- The leaderboard: one row per active model, ranked by accuracy (missing, error and unparseable
 -- cells count as wrong). Offline baselines (provider random/prior) are marked. `tied_with_above`
 -- is true unless the model ranked just above is significantly better (pairwise_tests.significant,
--- Holm-corrected, in that direction). Interval endpoints are rounded to the decimals the resample
--- count supports (ci_digits); point estimates to 4 decimals. With a judge configured, accuracy is
+-- Holm-corrected, in that direction). Interval endpoints are rounded outward (low down, high up)
+-- to the decimals the resample count supports (ci_digits), so rounding never narrows an interval;
+-- point estimates to 4 decimals. With a judge configured, accuracy is
 -- judge-assisted and accuracy_strict (rules only) stands beside it, with n_judged answers.
+-- balanced_accuracy and kappa (yes/no questions as a failure detector, detection_metrics) stand
+-- beside accuracy: a model that always says "No failure" scores 0.5 and 0 on them.
 -- served_models lists the model ids the provider says answered (an alias or fallback shows here).
 CREATE OR REPLACE VIEW leaderboard AS
-WITH served AS (
+WITH detection AS (
+    SELECT model, balanced_accuracy, balanced_accuracy_ci_low, balanced_accuracy_ci_high, kappa, kappa_ci_low,
+           kappa_ci_high, n AS n_yes_no
+    FROM detection_metrics WHERE dimension IS NULL AND category IS NULL AND generator IS NULL
+),
+served AS (
     SELECT model, string_agg(DISTINCT served_model, ', ' ORDER BY served_model) AS served_models
     FROM predictions WHERE served_model IS NOT NULL GROUP BY model
 ),
 ci AS (
     SELECT model,
-        any_value(round(ci_low, ci_digits)) FILTER (WHERE metric = 'accuracy') AS accuracy_ci_low,
-        any_value(round(ci_high, ci_digits)) FILTER (WHERE metric = 'accuracy') AS accuracy_ci_high,
-        any_value(round(ci_low, ci_digits)) FILTER (WHERE metric = 'macro_accuracy') AS macro_ci_low,
-        any_value(round(ci_high, ci_digits)) FILTER (WHERE metric = 'macro_accuracy') AS macro_ci_high,
-        any_value(round(ci_low, ci_digits)) FILTER (WHERE metric = 'temporal_miou') AS miou_ci_low,
-        any_value(round(ci_high, ci_digits)) FILTER (WHERE metric = 'temporal_miou') AS miou_ci_high,
-        any_value(round(ci_low, ci_digits)) FILTER (WHERE metric = 'temporal_r1_at_0_5') AS r1_ci_low,
-        any_value(round(ci_high, ci_digits)) FILTER (WHERE metric = 'temporal_r1_at_0_5') AS r1_ci_high,
-        any_value(round(ci_low, ci_digits)) FILTER (WHERE metric = 'drama_accuracy') AS drama_ci_low,
-        any_value(round(ci_high, ci_digits)) FILTER (WHERE metric = 'drama_accuracy') AS drama_ci_high,
-        any_value(round(ci_low, ci_digits)) FILTER (WHERE metric = 'episode_consistency') AS episode_ci_low,
-        any_value(round(ci_high, ci_digits)) FILTER (WHERE metric = 'episode_consistency') AS episode_ci_high,
-        any_value(round(ci_low, ci_digits)) FILTER (WHERE metric = 'circular_accuracy') AS circular_ci_low,
-        any_value(round(ci_high, ci_digits)) FILTER (WHERE metric = 'circular_accuracy') AS circular_ci_high
+        any_value(floor(ci_low * pow(10, ci_digits)) / pow(10, ci_digits)) FILTER (WHERE metric = 'accuracy') AS accuracy_ci_low,
+        any_value(ceil(ci_high * pow(10, ci_digits)) / pow(10, ci_digits)) FILTER (WHERE metric = 'accuracy') AS accuracy_ci_high,
+        any_value(floor(ci_low * pow(10, ci_digits)) / pow(10, ci_digits)) FILTER (WHERE metric = 'macro_accuracy') AS macro_ci_low,
+        any_value(ceil(ci_high * pow(10, ci_digits)) / pow(10, ci_digits)) FILTER (WHERE metric = 'macro_accuracy') AS macro_ci_high,
+        any_value(floor(ci_low * pow(10, ci_digits)) / pow(10, ci_digits)) FILTER (WHERE metric = 'temporal_miou') AS miou_ci_low,
+        any_value(ceil(ci_high * pow(10, ci_digits)) / pow(10, ci_digits)) FILTER (WHERE metric = 'temporal_miou') AS miou_ci_high,
+        any_value(floor(ci_low * pow(10, ci_digits)) / pow(10, ci_digits)) FILTER (WHERE metric = 'temporal_r1_at_0_5') AS r1_ci_low,
+        any_value(ceil(ci_high * pow(10, ci_digits)) / pow(10, ci_digits)) FILTER (WHERE metric = 'temporal_r1_at_0_5') AS r1_ci_high,
+        any_value(floor(ci_low * pow(10, ci_digits)) / pow(10, ci_digits)) FILTER (WHERE metric = 'drama_accuracy') AS drama_ci_low,
+        any_value(ceil(ci_high * pow(10, ci_digits)) / pow(10, ci_digits)) FILTER (WHERE metric = 'drama_accuracy') AS drama_ci_high,
+        any_value(floor(ci_low * pow(10, ci_digits)) / pow(10, ci_digits)) FILTER (WHERE metric = 'episode_consistency') AS episode_ci_low,
+        any_value(ceil(ci_high * pow(10, ci_digits)) / pow(10, ci_digits)) FILTER (WHERE metric = 'episode_consistency') AS episode_ci_high,
+        any_value(floor(ci_low * pow(10, ci_digits)) / pow(10, ci_digits)) FILTER (WHERE metric = 'circular_accuracy') AS circular_ci_low,
+        any_value(ceil(ci_high * pow(10, ci_digits)) / pow(10, ci_digits)) FILTER (WHERE metric = 'circular_accuracy') AS circular_ci_high
     FROM headline_metrics GROUP BY model
 ),
 ranked AS (
@@ -62,6 +70,13 @@ SELECT
     r.model_above IS NOT NULL AND coalesce(NOT (p.significant AND (
         CASE WHEN p.model_a = r.model_above THEN p.accuracy_diff ELSE -p.accuracy_diff END) > 0), true
     ) AS tied_with_above,
+    det.n_yes_no,
+    round(det.balanced_accuracy, 4) AS balanced_accuracy,
+    floor(det.balanced_accuracy_ci_low * 1e4) / 1e4 AS balanced_accuracy_ci_low,
+    ceil(det.balanced_accuracy_ci_high * 1e4) / 1e4 AS balanced_accuracy_ci_high,
+    round(det.kappa, 4) AS kappa,
+    floor(det.kappa_ci_low * 1e4) / 1e4 AS kappa_ci_low,
+    ceil(det.kappa_ci_high * 1e4) / 1e4 AS kappa_ci_high,
     round(r.macro_accuracy, 4) AS macro_accuracy,
     ci.macro_ci_low AS macro_accuracy_ci_low,
     ci.macro_ci_high AS macro_accuracy_ci_high,
@@ -95,6 +110,7 @@ SELECT
 FROM ranked r
 LEFT JOIN ci USING (model)
 LEFT JOIN served USING (model)
+LEFT JOIN detection det USING (model)
 LEFT JOIN models reg ON reg.name = r.model AND reg.status = 'active'
 LEFT JOIN pairwise_tests p
        ON (p.model_a = least(r.model, r.model_above) AND p.model_b = greatest(r.model, r.model_above))

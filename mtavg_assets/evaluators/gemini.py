@@ -171,14 +171,25 @@ class GeminiEvaluator:
             return exc
         if isinstance(exc, errors.APIError):
             headers = getattr(exc.response, "headers", None)
-            wait = rpc_retry_delay(exc.details)
-            quota = rpc_quota_kind(exc.details)
-            return http_error(exc.code or 0, exc.message or str(exc), headers, self.secrets, wait, quota)
+            message = exc.message or str(exc)
+            return http_error(
+                exc.code or 0, message, headers, self.secrets, self.retry_delay(exc), self.quota_kind(exc)
+            )
         if isinstance(exc, json.JSONDecodeError):
             return EvaluatorError(f"a reply body that is not JSON (an HTML page?): {exc}")
         if type(exc).__module__.split(".")[0] in TRANSPORT_MODULES or bounded_cause(exc):
             return transport_error(exc, self.secrets)
         return EvaluatorError(redact(f"{type(exc).__name__}: {exc}", self.secrets)[:1000])
+
+    @staticmethod
+    def retry_delay(exc: errors.APIError) -> float | None:
+        """Gemini puts the wait in the 429 body (RetryInfo, or "Please retry in …"), not in a header."""
+        return rpc_retry_delay(exc.details)
+
+    @staticmethod
+    def quota_kind(exc: errors.APIError) -> str:
+        """ "day" when the 429 names a per-day quota (QuotaFailure quotaId …PerDay…), else "minute"."""
+        return rpc_quota_kind(exc.details) if exc.code == 429 else "minute"
 
     # -- before the first cell -------------------------------------------------------------------
 

@@ -60,16 +60,6 @@ def _error_body(exc: openai.APIStatusError) -> dict:
     return body.get("error") if isinstance(body.get("error"), dict) else body
 
 
-def quota_kind(exc: openai.APIStatusError) -> str:
-    """ "billing" for `insufficient_quota` (no credit left: waiting does not help), "day" for a
-    requests-per-day limit, else "minute" (OpenAI's error codes guide, platform.openai.com/docs/guides/error-codes)."""
-    error = _error_body(exc)
-    if "insufficient_quota" in (str(error.get("code")), str(error.get("type"))):
-        return "billing"
-    message = str(error.get("message") or exc.message).lower()
-    return "day" if "per day" in message or "(rpd)" in message else "minute"
-
-
 def _usage(usage) -> Usage:
     """OpenAI's usage: reasoning tokens are inside completion_tokens (completion_tokens_details),
     audio and cached input inside prompt_tokens (prompt_tokens_details)."""
@@ -107,12 +97,24 @@ class OpenAIChatEvaluator:
         if isinstance(exc, EvaluatorError):
             return exc
         if isinstance(exc, openai.APIStatusError):
-            quota = quota_kind(exc) if exc.status_code == 429 else "minute"
-            return http_error(exc.status_code, exc.message, exc.response.headers, self.secrets, quota=quota)
+            headers = exc.response.headers  # retry-after-ms / Retry-After: read by http_error
+            return http_error(exc.status_code, exc.message, headers, self.secrets, quota=self.quota_kind(exc))
         if isinstance(exc, openai.APIConnectionError) or bounded_cause(exc) is not None:
             return transport_error(exc, self.secrets)
         # malformed bodies (JSON errors) and protocol failures
         return EvaluatorError(f"malformed response: {type(exc).__name__}: {exc}"[:1000], retryable=True)
+
+    @staticmethod
+    def quota_kind(exc: openai.APIStatusError) -> str:
+        """ "billing" for `insufficient_quota` (no credit left: waiting does not help), "day" for a
+        requests-per-day limit, else "minute" (platform.openai.com/docs/guides/error-codes)."""
+        if exc.status_code != 429:
+            return "minute"
+        error = _error_body(exc)
+        if "insufficient_quota" in (str(error.get("code")), str(error.get("type"))):
+            return "billing"
+        message = str(error.get("message") or exc.message).lower()
+        return "day" if "per day" in message or "(rpd)" in message else "minute"
 
     async def preflight(self) -> None:
         """The model is served here: OpenAI `GET /v1/models/{id}`; a compatible server lists the

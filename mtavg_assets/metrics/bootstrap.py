@@ -204,13 +204,19 @@ def bootstrap_tables(
     circular: pd.DataFrame | None = None,
     n_resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
+    detection: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """bootstrap_ci, headline_ci and pairwise_bootstrap from the scores table (choice and temporal
-    rows), the instance clusters, drama episodes and circular items."""
+    """bootstrap_ci, headline_ci, pairwise_bootstrap and detection_ci from the scores table (choice
+    and temporal rows), the instance clusters, drama episodes, circular items and yes/no detection
+    items, all from one resample matrix."""
+    from mtavg_assets.metrics.detection import CI_COLUMNS as DETECTION_CI_COLUMNS
+    from mtavg_assets.metrics.detection import detection_intervals
+
     empty = {
         "bootstrap_ci": pd.DataFrame(columns=CI_COLUMNS),
         "headline_ci": pd.DataFrame(columns=HEADLINE_COLUMNS),
         "pairwise_bootstrap": pd.DataFrame(columns=PAIR_COLUMNS),
+        "detection_ci": pd.DataFrame(columns=DETECTION_CI_COLUMNS),
     }
     if scores.empty or clusters.empty:
         return empty
@@ -225,7 +231,11 @@ def bootstrap_tables(
     temporal = scores[scores["question_type"] == "temporal"].assign(iou=lambda f: f["iou"].fillna(0.0))
     episodes = _with_cluster_of_episode(episodes, choice)
     circular = _with_cluster(circular, cluster_of)
+    detection = _with_cluster(detection, cluster_of, "gold_positive") if detection is not None else None
     return {
+        "detection_ci": detection_intervals(detection, weights)
+        if detection is not None and len(detection)
+        else empty["detection_ci"],
         "bootstrap_ci": accuracy_intervals(choice, weights, seed) if len(choice) else empty["bootstrap_ci"],
         "headline_ci": headline_intervals(choice, temporal, episodes, circular, weights),
         "pairwise_bootstrap": pairwise_intervals(choice, weights, n_clusters)
@@ -234,9 +244,9 @@ def bootstrap_tables(
     }
 
 
-def _with_cluster(frame: pd.DataFrame | None, cluster_of: pd.Series) -> pd.DataFrame:
+def _with_cluster(frame: pd.DataFrame | None, cluster_of: pd.Series, value: str = "circular_correct") -> pd.DataFrame:
     if frame is None or frame.empty:
-        return pd.DataFrame(columns=["model", "cluster", "circular_correct"])
+        return pd.DataFrame(columns=["model", "cluster", value])
     frame = frame.assign(cluster=cluster_of.reindex(frame["instance_id"]).to_numpy())
     return frame[frame["cluster"].notna()].astype({"cluster": "int64"})
 

@@ -231,6 +231,7 @@ async def call_with_retries(
     entry = evaluator.entry
     failures, throttles, waited = 0, 0, 0.0
     prepare = getattr(evaluator, "prepare", None)
+    upload_bound = entry.transport.upload_timeout_s + entry.timeout_s  # the upload request, then ACTIVE polling
     while True:
         if stop is not None and stop.is_set():
             raise Unasked()
@@ -238,7 +239,7 @@ async def call_with_retries(
         on_attempt()
         try:
             if prepare is not None:
-                request = await asyncio.wait_for(prepare(request), timeout=entry.transport.upload_timeout_s * 2)
+                request = await asyncio.wait_for(prepare(request), timeout=upload_bound)
             reply = await asyncio.wait_for(evaluator.answer(request), timeout=entry.timeout_s)
         except TimeoutError:
             error: EvaluatorError = CallTimeout(f"no answer within {entry.timeout_s}s")

@@ -1,0 +1,256 @@
+"""Yes/no questions scored as a failure detector (detection_metrics), recomputed by plain loops over
+the items, with intervals recomputed from the same resample matrix by an independent loop, and the
+leaderboard showing balanced accuracy and kappa: an always-"No failure" model cannot outrank a real
+detector on them."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from mtavg_assets.metrics.bootstrap import DEFAULT_SEED, instance_clusters, resample_weights, tail_probability
+from mtavg_assets.metrics.build import build_metric_tables
+from mtavg_assets.parquet_io import write_parquet
+from mtavg_assets.predictions.store import PredictionStore
+from mtavg_assets.qa.validate import VALID_COLUMNS
+from mtavg_assets.settings import DataLayout
+from mtavg_assets_tests.conftest import register_with_keys
+
+CATEGORIES = {"lip_sync_drift": "av_language", "identity_drift": "acting", "music_mood_mismatch": "atmosphere"}
+N_CLIPS, PER_CLIP = 40, 5  # 200 yes/no questions, 5 per clip: 40 resampling units
+RESAMPLES = 300
+
+
+def _items() -> list[dict]:
+    rng = random.Random(7)
+    rows = []
+    for c in range(N_CLIPS):
+        for k in range(PER_CLIP):
+            category = list(CATEGORIES)[(c + k) % 3]
+            positive_first = c % 4 != 0  # most put "Yes" first; some say "No" first and name the positive
+            options = ["Yes", "No"] if positive_first else ["No", "Yes"]
+            present = rng.random() < 0.2  # 80% "No failure"
+            positive_letter = "A" if positive_first else "B"
+            negative_letter = "B" if positive_first else "A"
+            meta = {"episode_id": f"e{c}"}
+            if not positive_first:
+                meta["positive"] = "Yes"
+            rows.append(
+                {
+                    "instance_id": f"y{c:02d}-{k}",
+                    "clip_ids": [f"c{c:02d}"],
+                    "n_clips": 1,
+                    "subset": "core",
+                    "question_type": "yes_no",
+                    "dimension": CATEGORIES[category],
+                    "category": category,
+                    "question": f"Is there a {category}? [{c}-{k}]",
+                    "options": options,
+                    "n_options": 2,
+                    "answer": positive_letter if present else negative_letter,
+                    "answer_span_start": None,
+                    "answer_span_end": None,
+                    "source_generator": "gen-a" if c % 2 else "gen-b",
+                    "clip_duration_s": 8.0,
+                    "clip_sha256s": [f"{c:064d}"],
+                    "content_hash": f"h-y{c:02d}-{k}",
+                    "meta": json.dumps(meta),
+                    "source_file": "f.jsonl",
+                    "line_no": 1,
+                    "_present": present,
+                    "_positive": positive_letter,
+                    "_negative": negative_letter,
+                }
+            )
+    return rows
+
+
+ITEMS = _items()
+
+
+def _answers() -> dict[str, dict[str, tuple[str, str | None]]]:
+    rng = random.Random(11)
+    always_no, detector, mute = {}, {}, {}
+    for item in ITEMS:
+        iid = item["instance_id"]
+        always_no[iid] = ("ok", item["_negative"])
+        hit = rng.random() < (0.75 if item["_present"] else 0.25)  # sensitivity and specificity 0.75
+        detector[iid] = ("ok", item["_positive"] if hit else item["_negative"])
+        if rng.random() < 0.05:
+            detector[iid] = ("error", None)  # a non-answer counts as wrong
+        mute[iid] = ("error", None)
+    return {"always-no": always_no, "detector": detector, "mute": mute}
+
+
+ANSWERS = _answers()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    layout = DataLayout(tmp_path_factory.mktemp("detection"))
+    valid = pd.DataFrame([{k: v for k, v in i.items() if not k.startswith("_")} for i in ITEMS], columns=VALID_COLUMNS)
+    write_parquet(valid, layout.derived("validated_qa"))
+    write_parquet(
+        pd.DataFrame({c: pd.Series([], dtype=str) for c in ("source_file", "instance_id", "reason", "record_json")}),
+        layout.derived("qa_rejects"),
+    )
+    write_parquet(
+        pd.DataFrame({"clip_id": [f"c{c:02d}" for c in range(N_CLIPS)], "duration_s": 8.0}),
+        layout.derived("clip_catalog"),
+    )
+    write_parquet(
+        pd.DataFrame({"clip_id": pd.Series([], dtype=str), "reason": pd.Series([], dtype=str)}),
+        layout.derived("clip_rejects"),
+    )
+    models = "".join(f"  - {{name: {m}, provider: openai, model: x, api_key_env: K}}\n" for m in ANSWERS)
+    keys = register_with_keys(layout, "models:\n" + models)
+    for model, answers in ANSWERS.items():
+        store = PredictionStore(layout, model)
+        for iid, (status, letter) in answers.items():
+            store.append(
+                {
+                    "model": model,
+                    "instance_id": iid,
+                    "status": status,
+                    "cache_key": keys[(model, iid, 0)],
+                    "instance_content_hash": f"h-{iid}",
+                    "attempts": 1,
+                    "parsed_answer": letter,
+                    "created_at": "2026-12-02T00:00:00",
+                }
+            )
+        store.compact()
+    build_metric_tables(layout, n_resamples=RESAMPLES)
+    with duckdb.connect(str(layout.duckdb_file), read_only=True) as con:
+        yield {
+            "detection": con.execute("SELECT * FROM detection_metrics").df(),
+            "board": con.execute("SELECT * FROM leaderboard").df().set_index("model"),
+        }
+
+
+def _counts(model: str, keep) -> tuple[int, int, int, int]:
+    """tp, fn, fp, tn by a plain loop: a non-answer is a miss on a positive item, a false alarm on a negative one."""
+    tp = fn = fp = tn = 0
+    for item in ITEMS:
+        if not keep(item):
+            continue
+        status, letter = ANSWERS[model][item["instance_id"]]
+        said = (letter == item["_positive"]) if status == "ok" else not item["_present"]
+        if item["_present"]:
+            tp, fn = tp + said, fn + (not said)
+        else:
+            fp, tn = fp + said, tn + (not said)
+    return tp, fn, fp, tn
+
+
+def _naive(tp, fn, fp, tn) -> dict[str, float]:
+    n = tp + fn + fp + tn
+    sens = tp / (tp + fn) if tp + fn else math.nan
+    spec = tn / (tn + fp) if tn + fp else math.nan
+    po = (tp + tn) / n
+    pe = ((tp + fp) / n) * ((tp + fn) / n) + ((fn + tn) / n) * ((fp + tn) / n)
+    denominator = math.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    return {
+        "n": n,
+        "prevalence": (tp + fn) / n,
+        "sensitivity": sens,
+        "specificity": spec,
+        "balanced_accuracy": (sens + spec) / 2,
+        "yes_ratio": (tp + fp) / n,
+        "kappa": (po - pe) / (1 - pe) if pe != 1 else math.nan,
+        "mcc": (tp * tn - fp * fn) / denominator if denominator else math.nan,
+        "f1": 2 * tp / (2 * tp + fp + fn) if 2 * tp + fp + fn else math.nan,
+    }
+
+
+def _row(table: pd.DataFrame, model: str, **group) -> pd.Series:
+    mask = table["model"] == model
+    for column in ("dimension", "category", "generator"):
+        mask &= table[column].isna() if column not in group else table[column] == group[column]
+    (index,) = table.index[mask]
+    return table.loc[index]
+
+
+@pytest.mark.parametrize("model", list(ANSWERS))
+def test_every_detector_statistic_recomputes_overall_and_per_group(built, model):
+    table = built["detection"]
+    groups = [({}, lambda i: True)]
+    groups += [({"category": c}, lambda i, c=c: i["category"] == c) for c in CATEGORIES]
+    groups += [({"dimension": d}, lambda i, d=d: i["dimension"] == d) for d in CATEGORIES.values()]
+    groups += [({"generator": g}, lambda i, g=g: i["source_generator"] == g) for g in ("gen-a", "gen-b")]
+    for group, keep in groups:
+        row, expected = _row(table, model, **group), _naive(*_counts(model, keep))
+        for name, value in expected.items():
+            if math.isnan(value):
+                assert pd.isna(row[name]), (model, group, name)
+            else:
+                assert row[name] == pytest.approx(value, abs=1e-12), (model, group, name)
+
+
+def test_an_always_no_model_cannot_outrank_a_real_detector_on_balanced_accuracy_and_kappa(built):
+    board, table = built["board"], built["detection"]
+    assert board.loc["always-no", "balanced_accuracy"] == 0.5 and board.loc["always-no", "kappa"] == 0.0
+    assert board.loc["detector", "balanced_accuracy"] > 0.65 and board.loc["detector", "kappa"] > 0.2
+    # accuracy alone prefers the model that never detects anything
+    assert board.loc["always-no", "accuracy"] > board.loc["detector", "accuracy"]
+    assert board.loc["detector", "balanced_accuracy_ci_low"] > 0.5  # its interval clears chance
+    mute = _row(table, "mute")
+    assert mute["sensitivity"] == 0.0 and mute["specificity"] == 0.0  # every non-answer is wrong
+
+
+def test_intervals_come_from_the_shared_resamples_with_each_groups_own_expansion(built):
+    """The overall interval of the detector's balanced accuracy, recomputed by a loop over the same
+    resample matrix (clusters drawn with replacement), and NULL for a group with too few clusters."""
+    valid = pd.DataFrame([{k: v for k, v in i.items() if not k.startswith("_")} for i in ITEMS])
+    clusters = instance_clusters(valid)
+    cluster_of = dict(zip(clusters["instance_id"], clusters["cluster_id"], strict=True))
+    n_clusters = clusters["cluster_id"].nunique()
+    weights = resample_weights(n_clusters, RESAMPLES, DEFAULT_SEED)
+    by_cluster: dict[int, list[tuple[bool, bool]]] = {}
+    for item in ITEMS:
+        status, letter = ANSWERS["detector"][item["instance_id"]]
+        said = (letter == item["_positive"]) if status == "ok" else not item["_present"]
+        by_cluster.setdefault(cluster_of[item["instance_id"]], []).append((item["_present"], said))
+    samples = []
+    for r in range(RESAMPLES):
+        tp = fn = fp = tn = 0.0
+        for cluster, pairs in by_cluster.items():
+            w = weights[cluster, r]
+            for present, said in pairs:
+                tp += w * (present and said)
+                fn += w * (present and not said)
+                fp += w * (not present and said)
+                tn += w * (not present and not said)
+        samples.append((tp / (tp + fn) + tn / (tn + fp)) / 2 if tp + fn and tn + fp else np.nan)
+    q = tail_probability(n_clusters)
+    low, high = np.nanpercentile(samples, [100 * q, 100 * (1 - q)])
+    row = _row(built["detection"], "detector")
+    assert row["balanced_accuracy_ci_low"] == pytest.approx(low, abs=1e-12)
+    assert row["balanced_accuracy_ci_high"] == pytest.approx(high, abs=1e-12)
+    assert row["n_clusters"] == n_clusters and pd.isna(row["ci_note"])
+    assert row["balanced_accuracy_ci_low"] <= row["balanced_accuracy"] <= row["balanced_accuracy_ci_high"]
+
+
+def test_a_group_with_too_few_clusters_gets_no_interval():
+    from mtavg_assets.metrics.detection import TOO_FEW, detection_intervals
+
+    items = pd.DataFrame(
+        {
+            "model": "m",
+            "dimension": "acting",
+            "category": "identity_drift",
+            "generator": "g",
+            "gold_positive": [True, False, True, False],
+            "said_positive": [True, False, False, False],
+            "cluster": [0, 1, 2, 2],
+        }
+    )
+    rows = detection_intervals(items, resample_weights(3, 50, 1))
+    assert (rows["ci_note"] == TOO_FEW).all() and rows["kappa_ci_low"].isna().all()
+    assert set(rows["n_clusters"]) == {3}

@@ -1,0 +1,86 @@
+-- Yes/no questions scored as a failure detector. The option meaning "the failure is present" is
+-- meta.positive when given (a letter, or an option's text), else the "Yes" option; an item with
+-- neither is left out. A non-answer counts as wrong: a miss on a positive item, a false alarm on
+-- a negative one. detection_points holds the point estimates per model, overall (dimension,
+-- category and generator NULL) and per dimension, category and generator; the metric build adds
+-- the clustered intervals (detection_ci) and 52_detection.sql joins them into detection_metrics.
+CREATE OR REPLACE TABLE detection_items AS
+WITH yes_no AS (
+    SELECT
+        instance_id,
+        list_transform(options, lambda o: lower(trim(o))) AS folded,
+        json_extract_string(meta, '$.positive') AS positive
+    FROM qa_instances
+    WHERE question_type = 'yes_no'
+),
+positive AS (
+    SELECT
+        instance_id,
+        CASE
+            WHEN positive IN ('A', 'B') THEN positive
+            WHEN positive IS NOT NULL AND list_position(folded, lower(trim(positive))) > 0
+                THEN chr(64 + list_position(folded, lower(trim(positive))))
+            WHEN positive IS NULL AND list_position(folded, 'yes') > 0 THEN chr(64 + list_position(folded, 'yes'))
+        END AS positive_letter
+    FROM yes_no
+)
+SELECT
+    s.model,
+    s.instance_id,
+    s.dimension,
+    s.category,
+    s.source_generator AS generator,
+    s.gold_answer = p.positive_letter AS gold_positive,
+    CASE WHEN s.answered THEN s.parsed_answer = p.positive_letter ELSE s.gold_answer <> p.positive_letter END
+        AS said_positive,
+    s.answered
+FROM scores s
+JOIN positive p USING (instance_id)
+WHERE s.question_type = 'yes_no' AND p.positive_letter IS NOT NULL;
+
+CREATE OR REPLACE TABLE detection_points AS
+WITH counts AS (
+    SELECT model, NULL::VARCHAR AS dimension, NULL::VARCHAR AS category, NULL::VARCHAR AS generator,
+           count(*) AS n, count(*) FILTER (WHERE gold_positive AND said_positive) AS tp,
+           count(*) FILTER (WHERE gold_positive AND NOT said_positive) AS fn,
+           count(*) FILTER (WHERE NOT gold_positive AND said_positive) AS fp,
+           count(*) FILTER (WHERE NOT gold_positive AND NOT said_positive) AS tn
+    FROM detection_items GROUP BY model
+    UNION ALL
+    SELECT model, dimension, NULL, NULL, count(*), count(*) FILTER (WHERE gold_positive AND said_positive),
+           count(*) FILTER (WHERE gold_positive AND NOT said_positive),
+           count(*) FILTER (WHERE NOT gold_positive AND said_positive),
+           count(*) FILTER (WHERE NOT gold_positive AND NOT said_positive)
+    FROM detection_items GROUP BY model, dimension
+    UNION ALL
+    SELECT model, NULL, category, NULL, count(*), count(*) FILTER (WHERE gold_positive AND said_positive),
+           count(*) FILTER (WHERE gold_positive AND NOT said_positive),
+           count(*) FILTER (WHERE NOT gold_positive AND said_positive),
+           count(*) FILTER (WHERE NOT gold_positive AND NOT said_positive)
+    FROM detection_items GROUP BY model, category
+    UNION ALL
+    SELECT model, NULL, NULL, generator, count(*), count(*) FILTER (WHERE gold_positive AND said_positive),
+           count(*) FILTER (WHERE gold_positive AND NOT said_positive),
+           count(*) FILTER (WHERE NOT gold_positive AND said_positive),
+           count(*) FILTER (WHERE NOT gold_positive AND NOT said_positive)
+    FROM detection_items GROUP BY model, generator
+),
+rates AS (
+    SELECT *,
+        (tp + fn)::DOUBLE / n AS prevalence,
+        tp::DOUBLE / nullif(tp + fn, 0) AS sensitivity,
+        tn::DOUBLE / nullif(tn + fp, 0) AS specificity,
+        (tp + fp)::DOUBLE / n AS yes_ratio,
+        (tp + tn)::DOUBLE / n AS observed_agreement,
+        ((tp + fp)::DOUBLE * (tp + fn) + (fn + tn)::DOUBLE * (fp + tn)) / (n::DOUBLE * n) AS chance_agreement
+    FROM counts
+)
+SELECT
+    model, dimension, category, generator, n, tp, fn, fp, tn, prevalence, sensitivity, specificity,
+    (sensitivity + specificity) / 2 AS balanced_accuracy,
+    yes_ratio,
+    (observed_agreement - chance_agreement) / nullif(1 - chance_agreement, 0) AS kappa,
+    (tp::DOUBLE * tn - fp::DOUBLE * fn)
+        / nullif(sqrt((tp + fp)::DOUBLE * (tp + fn) * (tn + fp) * (tn + fn)), 0) AS mcc,
+    2.0 * tp / nullif(2 * tp + fp + fn, 0) AS f1
+FROM rates;
