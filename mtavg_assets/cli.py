@@ -18,6 +18,8 @@ from mtavg_assets.settings import DEFAULT_DATA_DIR, DataLayout, configured_data_
 SUMMARY_COLUMNS = [
     "rank",
     "model",
+    "standing",
+    "completeness",
     "baseline",
     "accuracy [95% CI]",
     "tied_with_above",
@@ -159,6 +161,8 @@ def print_leaderboard(layout: DataLayout) -> None:
     print("\nMTAVG-Bench leaderboard (baseline = offline reference, not a model)")
     print("all columns: SELECT * FROM leaderboard")
     print(board[SUMMARY_COLUMNS].to_markdown(index=False))
+    for row in board[board["standing"] == "incomplete"].itertuples():
+        print(f"{row.model}: incomplete, not ranked (completeness {row.completeness:.3f}): {row.incomplete_reason}")
     print(f"\nDuckDB: {layout.duckdb_file}")
 
 

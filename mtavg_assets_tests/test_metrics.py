@@ -380,8 +380,43 @@ def test_position_bias_against_the_gold_distribution(built):
 
 
 def test_leaderboard_order_and_ties(built):
+    """Complete models ranked by accuracy; a model with under 95% of its cells answered (`partial`:
+    4 of 14) listed after them as incomplete, unranked, with its counts."""
     board = built.execute("SELECT * FROM leaderboard").df()
     accuracies = {m: _choice(m)["correct"].mean() for m in ANSWERS}
-    assert list(board["model"]) == sorted(accuracies, key=lambda m: (-accuracies[m], m))
+    answered = {
+        m: sum(s in ("ok", "unparseable", "refused") for s, _ in ANSWERS[m].values()) / len(GOLD) for m in ANSWERS
+    }
+    ranked = sorted((m for m in ANSWERS if answered[m] >= 0.95), key=lambda m: (-accuracies[m], m))
+    incomplete = sorted(m for m in ANSWERS if answered[m] < 0.95)
+    assert incomplete == ["half", "partial"]  # half: an error and a timeout in 14 cells (12/14 < 0.95)
+    assert list(board["model"]) == ranked + incomplete
+    rows = board.set_index("model")
+    for model in ANSWERS:
+        assert rows.loc[model, "completeness"] == pytest.approx(round(answered[model], 4))
+    assert list(rows.loc[ranked, "rank"]) == list(range(1, len(ranked) + 1))
+    assert rows.loc[incomplete, "rank"].isna().all() and set(rows.loc[incomplete, "standing"]) == {"incomplete"}
+    assert rows.loc["partial", "incomplete_reason"].startswith("10 of 14 cells have no answer: 10 missing")
+    assert not rows.loc[incomplete, "tied_with_above"].any()
     assert not board.iloc[0]["tied_with_above"]
     assert set(board.columns) >= {"ci_low", "ci_high", "macro_accuracy", "temporal_miou", "letter_bias_tvd"}
+
+
+@pytest.mark.parametrize("raw,expected", [(None, 0.95), ("", 0.95), ("0.5", 0.5), ("1", 1.0), ("0", 0.0)])
+def test_the_completeness_threshold_comes_from_the_environment(monkeypatch, raw, expected):
+    from mtavg_assets.metrics.build import MIN_COMPLETENESS_ENV, min_completeness
+
+    if raw is None:
+        monkeypatch.delenv(MIN_COMPLETENESS_ENV, raising=False)
+    else:
+        monkeypatch.setenv(MIN_COMPLETENESS_ENV, raw)
+    assert min_completeness() == expected
+
+
+@pytest.mark.parametrize("raw", ["abc", "1.5", "-0.1", "nan", "inf"])
+def test_a_bad_completeness_threshold_is_refused_with_its_name(monkeypatch, raw):
+    from mtavg_assets.metrics.build import MIN_COMPLETENESS_ENV, min_completeness
+
+    monkeypatch.setenv(MIN_COMPLETENESS_ENV, raw)
+    with pytest.raises(ValueError, match=MIN_COMPLETENESS_ENV):
+        min_completeness()

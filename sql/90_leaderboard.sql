@@ -1,4 +1,6 @@
--- The leaderboard: one row per active model, ranked by accuracy (missing, error and unparseable
+-- The leaderboard: one row per active model; models with enough answered cells (completeness,
+-- 85_completeness.sql) ranked by accuracy, the others listed after them as `incomplete`, unranked,
+-- with the reason. Ranked (missing, error and unparseable
 -- cells count as wrong). Offline baselines (provider random/prior) are marked. `tied_with_above`
 -- is true unless the model ranked just above is significantly better (pairwise_tests.significant,
 -- Holm-corrected, in that direction). Interval endpoints are rounded outward (low down, high up)
@@ -38,8 +40,15 @@ ci AS (
 ),
 ranked AS (
     SELECT
-        rank() OVER (ORDER BY m.accuracy DESC, coalesce(t.miou, 0) DESC, m.model) AS rank,
-        lag(m.model) OVER (ORDER BY m.accuracy DESC, coalesce(t.miou, 0) DESC, m.model) AS model_above,
+        CASE WHEN k.standing = 'ranked' THEN rank() OVER (
+            PARTITION BY k.standing ORDER BY m.accuracy DESC, coalesce(t.miou, 0) DESC, m.model) END AS rank,
+        CASE WHEN k.standing = 'ranked' THEN lag(m.model) OVER (
+            PARTITION BY k.standing ORDER BY m.accuracy DESC, coalesce(t.miou, 0) DESC, m.model) END AS model_above,
+        k.standing,
+        k.completeness,
+        k.incomplete_reason,
+        k.n_missing,
+        k.n_failed,
         m.*,
         t.miou,
         t.miou_strict,
@@ -51,6 +60,7 @@ ranked AS (
         b.total_variation_distance,
         b.rstd
     FROM metrics_by_model m
+    JOIN completeness k ON k.model = m.model
     LEFT JOIN temporal_metrics t ON t.model = m.model AND t.dimension = 'all'
     LEFT JOIN short_drama_metrics d ON d.model = m.model
     LEFT JOIN circular_metrics c ON c.model = m.model
@@ -62,6 +72,11 @@ ranked AS (
 SELECT
     r.rank,
     r.model,
+    r.standing,
+    round(r.completeness, 4) AS completeness,
+    r.incomplete_reason,
+    r.n_missing,
+    r.n_failed,
     coalesce(reg.baseline, false) AS baseline,
     r.n_instances AS n_choice,
     round(r.accuracy, 4) AS accuracy,
@@ -114,4 +129,4 @@ LEFT JOIN detection det USING (model)
 LEFT JOIN models reg ON reg.name = r.model AND reg.status = 'active'
 LEFT JOIN pairwise_tests p
        ON (p.model_a = least(r.model, r.model_above) AND p.model_b = greatest(r.model, r.model_above))
-ORDER BY r.rank, r.model;
+ORDER BY r.standing = 'incomplete', r.rank, r.model;

@@ -27,6 +27,23 @@ class WriterBusy(RuntimeError):
 
 
 STATISTICS_STAGE = "50"  # SQL files from this prefix on read the bootstrap tables
+MIN_COMPLETENESS_ENV = "MTAVG_MIN_COMPLETENESS"
+DEFAULT_MIN_COMPLETENESS = 0.95
+
+
+def min_completeness() -> float:
+    """The share of answered cells below which a model is `incomplete`, not ranked (a number in
+    [0, 1] from MTAVG_MIN_COMPLETENESS; anything else is refused with a clear error)."""
+    raw = os.environ.get(MIN_COMPLETENESS_ENV)
+    if raw is None or not raw.strip():
+        return DEFAULT_MIN_COMPLETENESS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise ValueError(f"{MIN_COMPLETENESS_ENV}={raw!r}: must be a number from 0 to 1")
+    return value
 
 
 def sql_files(sql_dir: Path = SQL_DIR) -> list[Path]:
@@ -178,6 +195,7 @@ def _build(layout: DataLayout, target: Path, sql_dir: Path, n_resamples: int, se
         con.execute("SET VARIABLE mtavg_data_dir = ?", [glob_escape(str(snapshot.root))])
         files = [glob_escape(str(p)) for p in prediction_files(snapshot)]
         con.execute("SET VARIABLE mtavg_prediction_files = ?::VARCHAR[]", [files])
+        con.execute("SET VARIABLE mtavg_min_completeness = ?::DOUBLE", [min_completeness()])
         scripts = sql_files(sql_dir)
         for path in [f for f in scripts if f.name < STATISTICS_STAGE]:
             con.execute(path.read_text())
@@ -186,6 +204,7 @@ def _build(layout: DataLayout, target: Path, sql_dir: Path, n_resamples: int, se
             con.execute(path.read_text())
         con.execute("RESET VARIABLE mtavg_data_dir")
         con.execute("RESET VARIABLE mtavg_prediction_files")
+        con.execute("RESET VARIABLE mtavg_min_completeness")
         names = [
             r[0]
             for r in con.execute(
