@@ -253,11 +253,33 @@ def _holm(pvalues: dict) -> dict:
     return out
 
 
-def test_pairwise_mcnemar_and_holm_on_all_instances(built):
-    """Pairs are compared as the ranking scores them: a missing cell is a wrong answer."""
+def _cluster_test(fa: pd.DataFrame, fb: pd.DataFrame, component: dict) -> tuple[float, float, float, float]:
+    """(se, p, ci_low, ci_high) of the cluster-robust paired t-test, by a loop over clusters."""
+    d, n = {}, {}
+    for iid in fa.index:
+        k = component[iid]
+        d[k] = d.get(k, 0) + int(fa.loc[iid, "correct"]) - int(fb.loc[iid, "correct"])
+        n[k] = n.get(k, 0) + 1
+    total, clusters = sum(n.values()), len(n)
+    diff = sum(d.values()) / total
+    se = math.sqrt(clusters / (clusters - 1) * sum((d[k] - n[k] * diff) ** 2 for k in d)) / total
+    if se == 0:
+        p = 1.0 if diff == 0 else 0.0
+    else:
+        p = 2 * scipy.stats.t.sf(abs(diff / se), clusters - 1)
+    half = scipy.stats.t.ppf(0.975, clusters - 1) * se
+    return se, p, diff - half, diff + half
+
+
+def test_pairwise_cluster_robust_test_and_holm_on_all_instances(built):
+    """Pairs are compared as the ranking scores them (a missing cell is a wrong answer), by the
+    cluster-robust paired t-test over the resampling clusters, Holm within the family; McNemar
+    stays beside it for reference."""
     got = built.execute("SELECT * FROM pairwise_tests").df().set_index(["model_a", "model_b"])
+    component = _components(INSTANCES)
     models = sorted(ANSWERS)
     assert len(got) == len(models) * (len(models) - 1) // 2
+    assert set(got["family"]) == {"models"}  # no baseline in this registry
     raw = {}
     for i, a in enumerate(models):
         for b in models[i + 1 :]:
@@ -269,11 +291,15 @@ def test_pairwise_mcnemar_and_holm_on_all_instances(built):
             assert (row["a_only_correct"], row["b_only_correct"]) == (only_a, only_b)
             assert row["mcnemar_p"] == pytest.approx(_mcnemar(only_a, only_b))
             assert row["accuracy_diff"] == pytest.approx(fa["correct"].mean() - fb["correct"].mean())
-            raw[(a, b)] = _mcnemar(only_a, only_b)
+            se, p, low, high = _cluster_test(fa, fb, component)
+            assert row["diff_se"] == pytest.approx(se) and row["cluster_p"] == pytest.approx(p)
+            assert (row["diff_ci_low"], row["diff_ci_high"]) == (pytest.approx(low), pytest.approx(high))
+            raw[(a, b)] = p
     for pair, p_holm in _holm(raw).items():
-        assert got.loc[pair, "p_holm"] == pytest.approx(p_holm)
         row = got.loc[pair]
-        assert row["significant"] == (p_holm < 0.05 and row["bootstrap_p"] < row["holm_level"])
+        assert row["p_holm"] == pytest.approx(p_holm) and row["significant"] == (p_holm < 0.05)
+        if row["significant"]:  # the published interval agrees with the test
+            assert row["diff_ci_low"] > 0 or row["diff_ci_high"] < 0
 
 
 def _components(instances) -> dict:

@@ -1,12 +1,16 @@
 -- Paired comparison of every pair of models on all choice instances, scored as the ranking scores
 -- them (missing, error and unparseable cells count as wrong):
---   mcnemar_p  McNemar's exact test (two-sided binomial on the discordant pairs)
---   p_holm     Holm's step-down adjustment of mcnemar_p over all pairs of this build
---   diff_ci_*  95% paired bootstrap interval of accuracy(a) - accuracy(b) (pairwise_bootstrap,
---              computed by the metric build with the same resamples as every other interval)
---   significant  p_holm < 0.05 and the bootstrap interval at Holm's level for this pair
---              (1 - 0.05 / (m - i + 1) for the pair with the i-th smallest p) excludes 0,
---              i.e. bootstrap_p < 0.05 / (m - i + 1)
+--   cluster_p  the cluster-robust paired t-test (metrics/pairwise.py: per-cluster differences,
+--              CR1 variance, t with K - 1 df over the K resampling clusters): valid when errors
+--              are correlated within clips and episodes, where McNemar is not
+--   family     'models' (two non-baseline models) or 'baseline' (a pair with an offline
+--              baseline); Holm runs within each family over all its pairs of this build
+--   p_holm     Holm's step-down adjustment of cluster_p within the family
+--   diff_ci_*  95% interval of accuracy(a) - accuracy(b) from the same statistic (diff +/- t * se):
+--              a significant pair's interval always excludes 0
+--   significant  p_holm < 0.05
+--   mcnemar_p, bootstrap_*  McNemar's exact test and the paired bootstrap interval and p-value
+--              ((1 + k) / (1 + B)) from the shared resamples, for reference only
 CREATE OR REPLACE TABLE pairwise_tests AS
 WITH pairs AS (
     SELECT
@@ -32,18 +36,32 @@ exact AS (
         )) END AS mcnemar_p
     FROM pairs p
 ),
-ordered AS (
+tested AS (
     SELECT
         e.*,
-        count(*) OVER () AS n_pairs,
-        row_number() OVER (ORDER BY e.mcnemar_p, e.model_a, e.model_b) AS holm_rank
+        b.cluster_p,
+        b.n_clusters,
+        CASE WHEN coalesce(ra.baseline, false) OR coalesce(rb.baseline, false) THEN 'baseline' ELSE 'models' END
+            AS family
     FROM exact e
+    LEFT JOIN pairwise_bootstrap b USING (model_a, model_b)
+    LEFT JOIN (SELECT name, any_value(baseline) AS baseline FROM models WHERE status = 'active' GROUP BY name) ra
+           ON ra.name = e.model_a
+    LEFT JOIN (SELECT name, any_value(baseline) AS baseline FROM models WHERE status = 'active' GROUP BY name) rb
+           ON rb.name = e.model_b
+),
+ordered AS (
+    SELECT
+        t.*,
+        count(*) OVER (PARTITION BY family) AS n_pairs,
+        row_number() OVER (PARTITION BY family ORDER BY coalesce(t.cluster_p, 1.0), t.model_a, t.model_b) AS holm_rank
+    FROM tested t
 ),
 holm AS (
     SELECT
         o.*,
-        max(least(1.0, (o.n_pairs - o.holm_rank + 1) * o.mcnemar_p)) OVER (
-            ORDER BY o.holm_rank ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        max(least(1.0, (o.n_pairs - o.holm_rank + 1) * coalesce(o.cluster_p, 1.0))) OVER (
+            PARTITION BY o.family ORDER BY o.holm_rank ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
         ) AS p_holm,
         0.05 / (o.n_pairs - o.holm_rank + 1) AS holm_level
     FROM ordered o
@@ -51,18 +69,24 @@ holm AS (
 SELECT
     h.model_a,
     h.model_b,
+    h.family,
     h.n_shared,
+    h.n_clusters,
     h.a_only_correct,
     h.b_only_correct,
     h.n_discordant,
     h.accuracy_diff,
-    h.mcnemar_p,
+    b.cluster_se::DOUBLE AS diff_se,
+    h.cluster_p,
     h.p_holm,
     h.n_pairs,
     h.holm_level,
     b.diff_ci_low::DOUBLE AS diff_ci_low,
     b.diff_ci_high::DOUBLE AS diff_ci_high,
+    h.mcnemar_p,
+    b.bootstrap_ci_low::DOUBLE AS bootstrap_ci_low,
+    b.bootstrap_ci_high::DOUBLE AS bootstrap_ci_high,
     b.bootstrap_p::DOUBLE AS bootstrap_p,
-    coalesce(h.p_holm < 0.05 AND b.bootstrap_p < h.holm_level, false) AS significant
+    coalesce(h.p_holm < 0.05, false) AS significant
 FROM holm h
 LEFT JOIN pairwise_bootstrap b USING (model_a, model_b);

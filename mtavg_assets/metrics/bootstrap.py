@@ -22,13 +22,16 @@ from scipy.sparse.csgraph import connected_components
 from scipy.stats import norm
 from scipy.stats import t as student_t
 
+from mtavg_assets.metrics.pairwise import COLUMNS as CLUSTER_TEST_COLUMNS
+from mtavg_assets.metrics.pairwise import paired_cluster_tests
+
 GROUPINGS = ("overall", "dimension", "category", "subset", "question_type", "source_generator")
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 20261125
 LEVEL = 0.95
 CI_COLUMNS = ["model", "group_by", "group_value", "ci_low", "ci_high", "ci_digits", "n_resamples", "seed"]
 HEADLINE_COLUMNS = ["model", "metric", "ci_low", "ci_high", "ci_digits", "n_resamples"]
-PAIR_COLUMNS = ["model_a", "model_b", "diff_ci_low", "diff_ci_high", "bootstrap_p"]
+PAIR_COLUMNS = ["model_a", "model_b", "bootstrap_ci_low", "bootstrap_ci_high", "bootstrap_p"]
 CLUSTER_COLUMNS = ["instance_id", "cluster_id", "cluster_size"]
 
 
@@ -170,9 +173,10 @@ def headline_intervals(
 
 
 def pairwise_intervals(choice: pd.DataFrame, weights: np.ndarray, n_clusters: int) -> pd.DataFrame:
-    """Interval of accuracy(a) - accuracy(b) over all choice instances (non-answers count as wrong,
-    as in the ranking), and the two-sided bootstrap p-value: the smallest 1 - level at which the
-    percentile interval of that level still excludes 0."""
+    """Per pair, over all choice instances (non-answers count as wrong, as in the ranking): the
+    cluster-robust paired t-test and its 95% interval of accuracy(a) - accuracy(b) (metrics/
+    pairwise.py: what `significant` and the published interval use), beside the paired bootstrap
+    percentile interval and p-value from the shared resamples (for reference)."""
     models = sorted(choice["model"].unique())
     instances = pd.Index(sorted(choice["instance_id"].unique()))
     cluster_of = choice.drop_duplicates("instance_id").set_index("instance_id")["cluster"].reindex(instances)
@@ -186,15 +190,18 @@ def pairwise_intervals(choice: pd.DataFrame, weights: np.ndarray, n_clusters: in
     totals = counts @ weights
     acc = (per_cluster @ weights) / totals  # models x resamples
     out = []
+    resamples = weights.shape[1]
     for a in range(len(models) - 1):
         samples = acc[a] - acc[a + 1 :]
         low, high, _ = intervals(samples, weights)
-        below = (samples <= 0).mean(axis=1)
-        above = (samples >= 0).mean(axis=1)
-        p = np.minimum(1.0, 2 * np.minimum(below, above))
+        below = (samples <= 0).sum(axis=1)
+        above = (samples >= 0).sum(axis=1)
+        # (1 + k) / (1 + B): a resampled p-value is never 0 (Davison & Hinkley 1997, eq. 4.11)
+        p = np.minimum(1.0, 2 * (1 + np.minimum(below, above)) / (1 + resamples))
         for offset, (lo, hi, pv) in enumerate(zip(low, high, p, strict=True)):
             out.append((models[a], models[a + 1 + offset], float(lo), float(hi), float(pv)))
-    return pd.DataFrame(out, columns=PAIR_COLUMNS)
+    tests = paired_cluster_tests(correct, cluster_of.to_numpy(), models)
+    return pd.DataFrame(out, columns=PAIR_COLUMNS).merge(tests, on=["model_a", "model_b"])
 
 
 def bootstrap_tables(
@@ -215,7 +222,9 @@ def bootstrap_tables(
     empty = {
         "bootstrap_ci": pd.DataFrame(columns=CI_COLUMNS),
         "headline_ci": pd.DataFrame(columns=HEADLINE_COLUMNS),
-        "pairwise_bootstrap": pd.DataFrame(columns=PAIR_COLUMNS),
+        "pairwise_bootstrap": pd.DataFrame(
+            columns=PAIR_COLUMNS + [c for c in CLUSTER_TEST_COLUMNS if c not in PAIR_COLUMNS]
+        ),
         "detection_ci": pd.DataFrame(columns=DETECTION_CI_COLUMNS),
     }
     if scores.empty or clusters.empty:
