@@ -263,10 +263,8 @@ def _cluster_test(fa: pd.DataFrame, fb: pd.DataFrame, component: dict) -> tuple[
     total, clusters = sum(n.values()), len(n)
     diff = sum(d.values()) / total
     se = math.sqrt(clusters / (clusters - 1) * sum((d[k] - n[k] * diff) ** 2 for k in d)) / total
-    if se == 0:
-        p = 1.0 if diff == 0 else 0.0
-    else:
-        p = 2 * scipy.stats.t.sf(abs(diff / se), clusters - 1)
+    no_spread = 1.0 if diff == 0 else 0.0  # identical answers in every cluster
+    p = 2 * scipy.stats.t.sf(abs(diff / se), clusters - 1) if se else no_spread
     half = scipy.stats.t.ppf(0.975, clusters - 1) * se
     return se, p, diff - half, diff + half
 

@@ -94,3 +94,37 @@ def test_a_row_with_another_key_written_by_hand_is_excluded(demo_layout):
     assert pipeline.run("build_metrics").success
     excluded = _query(demo_layout, "SELECT instance_id FROM prediction_exclusions WHERE model = 'random'")
     assert sorted(excluded["instance_id"]) == sorted(frame["instance_id"][:5])
+
+
+def test_prior_is_cross_fitted_and_scores_chance_on_a_uniform_key():
+    """On a key with each letter equally often, prior fitted on the test key itself picks the letter
+    that happens to lead; cross-fitted on other episodes it cannot, and scores near chance."""
+    import asyncio
+
+    from mtavg_assets.evaluators.base import EvalRequest
+    from mtavg_assets.evaluators.offline import PriorEvaluator, prior_fold
+
+    rows = []
+    for e in range(200):
+        for q in range(3):
+            rows.append(
+                {
+                    "instance_id": f"e{e}q{q}",
+                    "question_type": "mcq",
+                    "options": ["a", "b", "c"],
+                    "answer": "ABC"[(e + q) % 3],
+                    "answer_span_start": None,
+                    "answer_span_end": None,
+                    "meta": json.dumps({"episode_id": f"e{e}"}),
+                    "clip_ids": [f"c{e}"],
+                }
+            )
+    instances = pd.DataFrame(rows)
+    prior = PriorEvaluator(parse_entry({"name": "prior", "provider": "prior"}), instances)
+    right = 0
+    for row in rows:
+        reply = asyncio.run(prior.answer(EvalRequest(row, "", [])))
+        learned_without = instances[[prior_fold(r) != prior_fold(row) for r in rows]]
+        assert reply.raw_response == learned_without["answer"].value_counts().sort_index().idxmax()
+        right += reply.raw_response == row["answer"]
+    assert abs(right / len(rows) - 1 / 3) < 0.05

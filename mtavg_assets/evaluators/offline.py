@@ -3,12 +3,15 @@
 - random: uniform over options, uniform span inside the clip; seeded per (seed, instance, option
   rotation) so an answer does not depend on run order and each rotation is an independent draw.
 - prior: majority gold letter per question type and mean gold span (the answer-key prior), the
-  score a model gets by exploiting answer imbalance alone.
+  score a model gets by exploiting answer imbalance alone. Cross-fitted: an instance is answered
+  with what prior learned on the other folds, and folds are whole episodes (else whole clips), so
+  prior never scores by memorising the key of the very questions it answers.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from collections import Counter
 
@@ -40,9 +43,25 @@ class RandomEvaluator:
         return EvalReply(chosen, received={"modalities": "none"})
 
 
-def prior_state(instances: pd.DataFrame) -> dict:
-    """What `prior` learns from the answer key: the majority gold letter per question type and the
-    mean gold span. It is part of prior's cache keys, so a changed key re-answers its cells."""
+PRIOR_FOLDS = 5
+
+
+def prior_fold(instance: dict) -> int:
+    """The fold of an instance: by its episode (meta.episode_id), else its first clip, so the
+    questions of one episode or clip are in one fold."""
+    meta = instance.get("meta")
+    if isinstance(meta, str):
+        try:
+            meta = json.loads(meta)
+        except json.JSONDecodeError:
+            meta = None
+    episode = meta.get("episode_id") if isinstance(meta, dict) else None
+    clips = instance.get("clip_ids")
+    unit = episode or (clips[0] if clips is not None and len(clips) else instance["instance_id"])
+    return int(hashlib.sha256(f"prior-fold:{unit}".encode()).hexdigest(), 16) % PRIOR_FOLDS
+
+
+def _fit(instances: pd.DataFrame) -> dict:
     choice = instances[instances["answer"].notna()]
     majority = {
         str(qtype): sorted(Counter(group["answer"]).items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
@@ -55,6 +74,14 @@ def prior_state(instances: pd.DataFrame) -> dict:
     return {"majority": majority, "mean_span": mean_span}
 
 
+def prior_state(instances: pd.DataFrame) -> dict:
+    """What `prior` learns from the answer key, per fold from the *other* folds: the majority gold
+    letter per question type and the mean gold span. It is part of prior's cache keys, so a changed
+    key re-answers its cells."""
+    folds = pd.Series([prior_fold(r) for r in instances.to_dict("records")], index=instances.index, dtype="int64")
+    return {"folds": {str(k): _fit(instances[folds != k]) for k in range(PRIOR_FOLDS)}}
+
+
 def learned_identity(entry: ModelEntry, instances: pd.DataFrame) -> dict | None:
     """What an offline baseline learned from the instances it answers (None: it learns nothing)."""
     return prior_state(instances) if entry.provider == "prior" else None
@@ -63,14 +90,14 @@ def learned_identity(entry: ModelEntry, instances: pd.DataFrame) -> dict | None:
 class PriorEvaluator:
     def __init__(self, entry: ModelEntry, instances: pd.DataFrame):
         self.entry = entry
-        state = prior_state(instances)
-        self.majority = state["majority"]
-        self.mean_span = tuple(state["mean_span"]) if state["mean_span"] else None
+        self.folds = prior_state(instances)["folds"]
 
     async def answer(self, request: EvalRequest) -> EvalReply:
         inst = request.instance
+        learned = self.folds[str(prior_fold(inst))]
         if inst["question_type"] == "temporal":
-            if self.mean_span is None:
+            span = learned["mean_span"]
+            if span is None:
                 return EvalReply(None, received={"modalities": "none"})
-            return EvalReply(f"{self.mean_span[0]:.2f}-{self.mean_span[1]:.2f}", received={"modalities": "none"})
-        return EvalReply(self.majority.get(inst["question_type"]), received={"modalities": "none"})
+            return EvalReply(f"{span[0]:.2f}-{span[1]:.2f}", received={"modalities": "none"})
+        return EvalReply(learned["majority"].get(inst["question_type"]), received={"modalities": "none"})
