@@ -72,6 +72,38 @@ def _items() -> list[dict]:
 
 
 ITEMS = _items()
+LABELS = {c: c.replace("_", " ") for c in CATEGORIES}
+NO_FAILURE = "No failure is present"
+
+
+def _mcq_items() -> list[dict]:
+    """Choice questions whose options are failure categories (and no failure)."""
+    rng = random.Random(5)
+    rows = []
+    for c in range(N_CLIPS):
+        options = [*LABELS.values(), NO_FAILURE]
+        rng.shuffle(options)
+        gold = rng.choice(options)
+        category = next((k for k, v in LABELS.items() if v == gold), "lip_sync_drift")
+        rows.append(
+            {
+                **{k: v for k, v in ITEMS[c * PER_CLIP].items() if not k.startswith("_")},
+                "instance_id": f"m{c:02d}",
+                "question_type": "mcq",
+                "category": category,
+                "dimension": CATEGORIES[category],
+                "question": f"Which failure? [{c}]",
+                "options": options,
+                "n_options": 4,
+                "answer": "ABCD"[options.index(gold)],
+                "content_hash": f"h-m{c:02d}",
+                "meta": json.dumps({"episode_id": f"e{c}"}),
+            }
+        )
+    return rows
+
+
+MCQ = _mcq_items()
 
 
 def _answers() -> dict[str, dict[str, tuple[str, str | None]]]:
@@ -85,6 +117,13 @@ def _answers() -> dict[str, dict[str, tuple[str, str | None]]]:
         if rng.random() < 0.05:
             detector[iid] = ("error", None)  # a non-answer counts as wrong
         mute[iid] = ("error", None)
+    for item in MCQ:  # the detector confuses identity drift with lip sync drift, and says nothing on some
+        iid, options = item["instance_id"], item["options"]
+        gold_text = options["ABCD".index(item["answer"])]
+        chosen = LABELS["lip_sync_drift"] if gold_text == LABELS["identity_drift"] else gold_text
+        detector[iid] = ("ok", "ABCD"[options.index(chosen)]) if rng.random() < 0.9 else ("timeout", None)
+        always_no[iid] = ("ok", "ABCD"[options.index(NO_FAILURE)])
+        mute[iid] = ("error", None)
     return {"always-no": always_no, "detector": detector, "mute": mute}
 
 
@@ -94,7 +133,8 @@ ANSWERS = _answers()
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     layout = DataLayout(tmp_path_factory.mktemp("detection"))
-    valid = pd.DataFrame([{k: v for k, v in i.items() if not k.startswith("_")} for i in ITEMS], columns=VALID_COLUMNS)
+    rows = [{k: v for k, v in i.items() if not k.startswith("_")} for i in ITEMS] + MCQ
+    valid = pd.DataFrame(rows, columns=VALID_COLUMNS)
     write_parquet(valid, layout.derived("validated_qa"))
     write_parquet(
         pd.DataFrame({c: pd.Series([], dtype=str) for c in ("source_file", "instance_id", "reason", "record_json")}),
@@ -131,6 +171,7 @@ def built(tmp_path_factory):
         yield {
             "detection": con.execute("SELECT * FROM detection_metrics").df(),
             "board": con.execute("SELECT * FROM leaderboard").df().set_index("model"),
+            "confusion": con.execute("SELECT * FROM category_confusion").df(),
         }
 
 
@@ -254,3 +295,22 @@ def test_a_group_with_too_few_clusters_gets_no_interval():
     rows = detection_intervals(items, resample_weights(3, 50, 1))
     assert (rows["ci_note"] == TOO_FEW).all() and rows["kappa_ci_low"].isna().all()
     assert set(rows["n_clusters"]) == {3}
+
+
+def test_category_confusion_counts_which_failure_is_taken_for_which(built):
+    def category_of(text: str) -> str:
+        return "no failure" if text == NO_FAILURE else next(k for k, v in LABELS.items() if v == text)
+
+    expected: dict[tuple[str, str, str], int] = {}
+    for model, answers in ANSWERS.items():
+        for item in MCQ:
+            status, letter = answers[item["instance_id"]]
+            gold = category_of(item["options"]["ABCD".index(item["answer"])])
+            chosen = category_of(item["options"]["ABCD".index(letter)]) if status == "ok" else "no answer"
+            expected[(model, gold, chosen)] = expected.get((model, gold, chosen), 0) + 1
+    got = built["confusion"]
+    assert {(r.model, r.gold_category, r.chosen_category): r.n for r in got.itertuples()} == expected
+    shares = got.groupby(["model", "gold_category"])["share"].sum()
+    assert np.allclose(shares, 1.0)
+    detector = got[(got["model"] == "detector") & (got["gold_category"] == "identity_drift")]
+    assert set(detector["chosen_category"]) <= {"lip_sync_drift", "no answer"}

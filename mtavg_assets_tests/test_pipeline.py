@@ -34,10 +34,16 @@ def test_pipeline_builds_every_table_and_reruns_call_no_evaluator(pipeline):
         "metrics_by_category",
         "temporal_metrics",
         "short_drama_metrics",
+        "detection_metrics",
+        "category_confusion",
+        "completeness",
         "leaderboard",
     }
     board = _db(pipeline.layout, "SELECT * FROM leaderboard")
     assert set(board["model"]) == {"random", "prior"} and board["baseline"].all()
+    assert set(board["standing"]) == {"ranked"} and board["balanced_accuracy"].notna().all()
+    confusion = _db(pipeline.layout, "SELECT * FROM category_confusion")
+    assert len(confusion) > 0 and (pipeline.layout.root / "plots" / "category_confusion.png").exists()
 
     second = pipeline.run("evaluate_model", partition_key="random")
     meta = pipeline.materializations(second, "predictions")[0]

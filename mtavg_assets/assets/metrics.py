@@ -8,7 +8,7 @@ from mtavg_assets.assets.models import model_registry
 from mtavg_assets.assets.predictions import predictions
 from mtavg_assets.conditions import METRICS, REPORT
 from mtavg_assets.metrics.build import build_metric_tables, read_table
-from mtavg_assets.metrics.plots import category_heatmap, dimension_bars
+from mtavg_assets.metrics.plots import category_heatmap, confusion_heatmaps, dimension_bars
 from mtavg_assets.resources import MtavgData
 
 DUCKDB_POOL = "duckdb_writer"
@@ -46,7 +46,7 @@ def metric_tables(mtavg: MtavgData) -> dg.MaterializeResult:
     pool=DUCKDB_POOL,  # reads the database the writer replaces, and writes the plots: one at a time
     code_version="leaderboard-1",
     description="Ranking of evaluators (offline baselines marked, statistical ties flagged) with plots: "
-    "accuracy by dimension with 95% CIs and a model x category heatmap.",
+    "accuracy by dimension with 95% CIs, a model x category heatmap and which failure each model takes for which.",
 )
 def leaderboard(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.MaterializeResult:
     with mtavg.lock("leaderboard", context):
@@ -55,11 +55,13 @@ def leaderboard(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.Mater
         plots_dir = layout.root / "plots"
         bars = dimension_bars(read_table(layout, "metrics_by_dimension"), plots_dir / "accuracy_by_dimension.png")
         heatmap = category_heatmap(read_table(layout, "metrics_by_category"), plots_dir / "accuracy_by_category.png")
+        confusion = confusion_heatmaps(read_table(layout, "category_confusion"), plots_dir / "category_confusion.png")
         return dg.MaterializeResult(
             metadata={
                 "leaderboard": dg.MetadataValue.md(board.to_markdown(index=False)),
                 "accuracy_by_dimension": dg.MetadataValue.md(bars),
                 "accuracy_by_category": dg.MetadataValue.md(heatmap),
+                "category_confusion": dg.MetadataValue.md(confusion or "no choice question lists failure categories"),
                 "plots": dg.MetadataValue.path(str(plots_dir)),
                 "models": len(board),
                 "top_model": str(board.iloc[0]["model"]) if len(board) else "none",

@@ -64,3 +64,29 @@ def category_heatmap(by_category: pd.DataFrame, path: Path) -> str:
     fig.colorbar(image, ax=ax, label="accuracy")
     ax.set_title("Accuracy by model and category")
     return _save(fig, path)
+
+
+def confusion_heatmaps(confusion: pd.DataFrame, path: Path) -> str | None:
+    """Per model, the share of each gold failure category's questions answered with each category
+    (rows: gold, columns: chosen; the diagonal is right). None when no question qualifies."""
+    if confusion.empty:
+        return None
+    models = sorted(confusion["model"].unique())
+    golds = sorted(confusion["gold_category"].unique())
+    chosen = sorted(set(confusion["chosen_category"]) | set(golds))
+    fig, axes = plt.subplots(
+        1, len(models), figsize=(max(4.5, 0.45 * len(chosen) + 2.5) * len(models), max(3, 0.4 * len(golds) + 2)),
+        squeeze=False,
+    )  # fmt: skip
+    for ax, model in zip(axes[0], models, strict=True):
+        rows = confusion[confusion["model"] == model]
+        table = rows.pivot_table(index="gold_category", columns="chosen_category", values="share", aggfunc="sum")
+        table = table.reindex(index=golds, columns=chosen).fillna(0.0)
+        ax.imshow(table.to_numpy(dtype=float), vmin=0, vmax=1, cmap="magma", aspect="auto")
+        ax.set_xticks(range(len(chosen)), chosen, rotation=60, ha="right", fontsize=7)
+        ax.set_yticks(range(len(golds)), golds, fontsize=7)
+        ax.set_xlabel("chosen")
+        ax.set_title(model, fontsize=9)
+    axes[0][0].set_ylabel("gold")
+    fig.suptitle("Which failure is taken for which (share of the gold category's questions)")
+    return _save(fig, path)
