@@ -1,13 +1,14 @@
 -- Paired comparison of every pair of models on all choice instances, scored as the ranking scores
 -- them (missing, error and unparseable cells count as wrong):
---   cluster_p  the cluster-robust paired t-test (metrics/pairwise.py: per-cluster differences,
---              CR1 variance, t with K - 1 df over the K resampling clusters): valid when errors
---              are correlated within clips and episodes, where McNemar is not
+--   cluster_p  the clustered paired test (metrics/pairwise.py: per-cluster differences d_k,
+--              t = sum d_k / sqrt(K/(K-1) sum d_k^2), Student's t with K - 1 df over the K
+--              resampling clusters): valid when errors are correlated within clips and episodes,
+--              where McNemar is not
 --   family     'models' (two non-baseline models) or 'baseline' (a pair with an offline
 --              baseline); Holm runs within each family over all its pairs of this build
 --   p_holm     Holm's step-down adjustment of cluster_p within the family
---   diff_ci_*  95% interval of accuracy(a) - accuracy(b) from the same statistic (diff +/- t * se):
---              a significant pair's interval always excludes 0
+--   diff_ci_*  95% interval of accuracy(a) - accuracy(b) that inverts the same test: a
+--              significant pair's interval always excludes 0
 --   significant  p_holm < 0.05
 --   mcnemar_p, bootstrap_*  McNemar's exact test and the paired bootstrap interval and p-value
 --              ((1 + k) / (1 + B)) from the shared resamples, for reference only

@@ -174,9 +174,9 @@ def headline_intervals(
 
 def pairwise_intervals(choice: pd.DataFrame, weights: np.ndarray, n_clusters: int) -> pd.DataFrame:
     """Per pair, over all choice instances (non-answers count as wrong, as in the ranking): the
-    cluster-robust paired t-test and its 95% interval of accuracy(a) - accuracy(b) (metrics/
-    pairwise.py: what `significant` and the published interval use), beside the paired bootstrap
-    percentile interval and p-value from the shared resamples (for reference)."""
+    clustered paired test and the 95% interval of accuracy(a) - accuracy(b) that inverts it
+    (metrics/pairwise.py: what `significant` and the published interval use), beside the paired
+    bootstrap percentile interval and p-value from the shared resamples (for reference)."""
     models = sorted(choice["model"].unique())
     instances = pd.Index(sorted(choice["instance_id"].unique()))
     cluster_of = choice.drop_duplicates("instance_id").set_index("instance_id")["cluster"].reindex(instances)
@@ -218,6 +218,8 @@ def bootstrap_tables(
     items, all from one resample matrix."""
     from mtavg_assets.metrics.detection import CI_COLUMNS as DETECTION_CI_COLUMNS
     from mtavg_assets.metrics.detection import detection_intervals
+    from mtavg_assets.metrics.profile import COLUMNS as PROFILE_COLUMNS
+    from mtavg_assets.metrics.profile import generator_profile
 
     empty = {
         "bootstrap_ci": pd.DataFrame(columns=CI_COLUMNS),
@@ -226,6 +228,7 @@ def bootstrap_tables(
             columns=PAIR_COLUMNS + [c for c in CLUSTER_TEST_COLUMNS if c not in PAIR_COLUMNS]
         ),
         "detection_ci": pd.DataFrame(columns=DETECTION_CI_COLUMNS),
+        "generator_profile": pd.DataFrame(columns=PROFILE_COLUMNS),
     }
     if scores.empty or clusters.empty:
         return empty
@@ -241,10 +244,12 @@ def bootstrap_tables(
     episodes = _with_cluster_of_episode(episodes, choice)
     circular = _with_cluster(circular, cluster_of)
     detection = _with_cluster(detection, cluster_of, "gold_positive") if detection is not None else None
+    has_detection = detection is not None and len(detection)
     return {
-        "detection_ci": detection_intervals(detection, weights)
-        if detection is not None and len(detection)
-        else empty["detection_ci"],
+        "detection_ci": detection_intervals(detection, weights) if has_detection else empty["detection_ci"],
+        "generator_profile": generator_profile(detection, weights, n_clusters)
+        if has_detection
+        else empty["generator_profile"],
         "bootstrap_ci": accuracy_intervals(choice, weights, seed) if len(choice) else empty["bootstrap_ci"],
         "headline_ci": headline_intervals(choice, temporal, episodes, circular, weights),
         "pairwise_bootstrap": pairwise_intervals(choice, weights, n_clusters)

@@ -137,7 +137,7 @@ def prediction_files(layout: DataLayout) -> list[Path]:
 
 def write_bootstrap_tables(con: duckdb.DuckDBPyConnection, n_resamples: int, seed: int) -> None:
     """Compute the clustered bootstrap and store instance_clusters, bootstrap_ci, headline_ci,
-    pairwise_bootstrap and detection_ci."""
+    pairwise_bootstrap, detection_ci and generator_profile."""
     clusters = instance_clusters(con.execute("SELECT instance_id, clip_ids, meta FROM qa_instances").df())
     scores = con.execute(
         "SELECT model, instance_id, episode_id, question_type, dimension, category, subset, source_generator, "
@@ -146,7 +146,8 @@ def write_bootstrap_tables(con: duckdb.DuckDBPyConnection, n_resamples: int, see
     episodes = con.execute("SELECT model, episode_id, all_correct FROM drama_episodes").df()
     circular = con.execute("SELECT model, instance_id, circular_correct FROM circular_items").df()
     detection = con.execute(
-        "SELECT model, instance_id, dimension, category, generator, gold_positive, said_positive FROM detection_items"
+        "SELECT model, instance_id, dimension, category, generator, gold_positive, said_positive, answered "
+        "FROM detection_items"
     ).df()
     tables = {"instance_clusters": clusters} | bootstrap_tables(
         scores, clusters, episodes, circular, n_resamples=n_resamples, seed=seed, detection=detection
