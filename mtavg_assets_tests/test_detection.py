@@ -172,6 +172,7 @@ def built(tmp_path_factory):
             "detection": con.execute("SELECT * FROM detection_metrics").df(),
             "board": con.execute("SELECT * FROM leaderboard").df().set_index("model"),
             "confusion": con.execute("SELECT * FROM category_confusion").df(),
+            "profile": con.execute("SELECT * FROM generator_profile").df(),
         }
 
 
@@ -314,3 +315,37 @@ def test_category_confusion_counts_which_failure_is_taken_for_which(built):
     assert np.allclose(shares, 1.0)
     detector = got[(got["model"] == "detector") & (got["gold_category"] == "identity_drift")]
     assert set(detector["chosen_category"]) <= {"lip_sync_drift", "no answer"}
+
+
+def test_generator_profile_corrects_the_detected_rate_with_the_evaluators_errors(built):
+    """Rogan-Gladen by hand: Se and Sp from each evaluator's answered labelled yes/no questions,
+    q per (generator, category); an evaluator no better than chance gets no corrected rate."""
+    from mtavg_assets.metrics.profile import NO_BETTER_THAN_CHANCE
+
+    profile = built["profile"]
+    answered = {
+        m: [
+            (i, ANSWERS[m][i["instance_id"]][1] == i["_positive"])
+            for i in ITEMS
+            if ANSWERS[m][i["instance_id"]][0] == "ok"
+        ]
+        for m in ANSWERS
+    }
+    for model in ("always-no", "mute"):
+        rows = profile[profile["evaluator"] == model]
+        assert len(rows) and (rows["note"] == NO_BETTER_THAN_CHANCE).all() and rows["corrected_rate"].isna().all()
+    pairs = answered["detector"]
+    se = sum(i["_present"] and said for i, said in pairs) / sum(i["_present"] for i, _ in pairs)
+    sp = sum(not i["_present"] and not said for i, said in pairs) / sum(not i["_present"] for i, _ in pairs)
+    rows = profile[profile["evaluator"] == "detector"].set_index(["generator", "category"])
+    assert len(rows) == 2 * len(CATEGORIES)
+    for (generator, category), row in rows.iterrows():
+        group = [(i, said) for i, said in pairs if i["source_generator"] == generator and i["category"] == category]
+        everyone = [i for i in ITEMS if i["source_generator"] == generator and i["category"] == category]
+        q = sum(said for _, said in group) / len(group)
+        expected = min(1.0, max(0.0, (q + sp - 1) / (se + sp - 1)))
+        assert row["n"] == len(everyone) and row["n_answered"] == len(group)
+        assert row["gold_rate"] == pytest.approx(sum(i["_present"] for i in everyone) / len(everyone))
+        assert row["detected_rate"] == pytest.approx(q) and row["corrected_rate"] == pytest.approx(expected)
+        assert (row["sensitivity"], row["specificity"]) == (pytest.approx(se), pytest.approx(sp))
+        assert row["corrected_ci_low"] <= row["corrected_rate"] <= row["corrected_ci_high"]
