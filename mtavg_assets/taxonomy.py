@@ -9,7 +9,7 @@ import yaml
 
 REQUIRED_DIMENSIONS = ("acting", "narrative", "atmosphere", "av_language")
 QUESTION_TYPES = ("mcq", "yes_no", "temporal", "drama")
-SUBSETS = ("core", "short_drama", "temporal_localization")
+SUBSETS = ("core", "short_drama", "temporal_localization", "unlabelled")  # unlabelled: no answer, never scored
 
 
 class TaxonomyError(ValueError):

@@ -104,6 +104,37 @@ def _mcq_items() -> list[dict]:
 
 
 MCQ = _mcq_items()
+N_NEW = 20  # a new generator's clips: yes/no questions without an answer key (subset unlabelled)
+
+
+def _unlabelled_items() -> list[dict]:
+    rng = random.Random(9)
+    rows = []
+    for c in range(N_CLIPS, N_CLIPS + N_NEW):
+        for k in range(PER_CLIP):
+            category = list(CATEGORIES)[(c + k) % 3]
+            rows.append(
+                {
+                    **{key: v for key, v in ITEMS[0].items() if not key.startswith("_")},
+                    "instance_id": f"new{c:02d}-{k}",
+                    "clip_ids": [f"c{c:02d}"],
+                    "subset": "unlabelled",
+                    "category": category,
+                    "dimension": CATEGORIES[category],
+                    "question": f"Is there a {category}? [new {c}-{k}]",
+                    "options": ["Yes", "No"],
+                    "answer": None,
+                    "source_generator": "gen-new",
+                    "clip_sha256s": [f"{c:064d}"],
+                    "content_hash": f"h-new{c:02d}-{k}",
+                    "meta": json.dumps({"episode_id": f"e{c}"}),
+                    "_said": rng.random() < 0.4,
+                }
+            )
+    return rows
+
+
+NEW = _unlabelled_items()
 
 
 def _answers() -> dict[str, dict[str, tuple[str, str | None]]]:
@@ -117,6 +148,8 @@ def _answers() -> dict[str, dict[str, tuple[str, str | None]]]:
         if rng.random() < 0.05:
             detector[iid] = ("error", None)  # a non-answer counts as wrong
         mute[iid] = ("error", None)
+    for item in NEW:  # only the detector answers the new clips; the others leave them unasked
+        detector[item["instance_id"]] = ("ok", "A" if item["_said"] else "B")
     for item in MCQ:  # the detector confuses identity drift with lip sync drift, and says nothing on some
         iid, options = item["instance_id"], item["options"]
         gold_text = options["ABCD".index(item["answer"])]
@@ -133,7 +166,7 @@ ANSWERS = _answers()
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     layout = DataLayout(tmp_path_factory.mktemp("detection"))
-    rows = [{k: v for k, v in i.items() if not k.startswith("_")} for i in ITEMS] + MCQ
+    rows = [{k: v for k, v in i.items() if not k.startswith("_")} for i in ITEMS + NEW] + MCQ
     valid = pd.DataFrame(rows, columns=VALID_COLUMNS)
     write_parquet(valid, layout.derived("validated_qa"))
     write_parquet(
@@ -141,7 +174,7 @@ def built(tmp_path_factory):
         layout.derived("qa_rejects"),
     )
     write_parquet(
-        pd.DataFrame({"clip_id": [f"c{c:02d}" for c in range(N_CLIPS)], "duration_s": 8.0}),
+        pd.DataFrame({"clip_id": [f"c{c:02d}" for c in range(N_CLIPS + N_NEW)], "duration_s": 8.0}),
         layout.derived("clip_catalog"),
     )
     write_parquet(
@@ -249,8 +282,8 @@ def test_an_always_no_model_cannot_outrank_a_real_detector_on_balanced_accuracy_
 def test_intervals_come_from_the_shared_resamples_with_each_groups_own_expansion(built):
     """The overall interval of the detector's balanced accuracy, recomputed by a loop over the same
     resample matrix (clusters drawn with replacement), and NULL for a group with too few clusters."""
-    valid = pd.DataFrame([{k: v for k, v in i.items() if not k.startswith("_")} for i in ITEMS])
-    clusters = instance_clusters(valid)
+    valid = pd.DataFrame([{k: v for k, v in i.items() if not k.startswith("_")} for i in ITEMS + NEW] + MCQ)
+    clusters = instance_clusters(valid)  # the build resamples the clusters of every instance
     cluster_of = dict(zip(clusters["instance_id"], clusters["cluster_id"], strict=True))
     n_clusters = clusters["cluster_id"].nunique()
     weights = resample_weights(n_clusters, RESAMPLES, DEFAULT_SEED)
@@ -270,12 +303,14 @@ def test_intervals_come_from_the_shared_resamples_with_each_groups_own_expansion
                 fp += w * (not present and said)
                 tn += w * (not present and not said)
         samples.append((tp / (tp + fn) + tn / (tn + fp)) / 2 if tp + fn and tn + fp else np.nan)
-    q = tail_probability(n_clusters)
+    own = len(by_cluster)  # the clusters this group's questions are in (not the 20 unlabelled ones)
+    assert own == N_CLIPS < n_clusters
+    q = tail_probability(own)
     low, high = np.nanpercentile(samples, [100 * q, 100 * (1 - q)])
     row = _row(built["detection"], "detector")
     assert row["balanced_accuracy_ci_low"] == pytest.approx(low, abs=1e-12)
     assert row["balanced_accuracy_ci_high"] == pytest.approx(high, abs=1e-12)
-    assert row["n_clusters"] == n_clusters and pd.isna(row["ci_note"])
+    assert row["n_clusters"] == own and pd.isna(row["ci_note"])
     assert row["balanced_accuracy_ci_low"] <= row["balanced_accuracy"] <= row["balanced_accuracy_ci_high"]
 
 
@@ -337,7 +372,8 @@ def test_generator_profile_corrects_the_detected_rate_with_the_evaluators_errors
     pairs = answered["detector"]
     se = sum(i["_present"] and said for i, said in pairs) / sum(i["_present"] for i, _ in pairs)
     sp = sum(not i["_present"] and not said for i, said in pairs) / sum(not i["_present"] for i, _ in pairs)
-    rows = profile[profile["evaluator"] == "detector"].set_index(["generator", "category"])
+    rows = profile[(profile["evaluator"] == "detector") & (profile["generator"] != "gen-new")]
+    rows = rows.set_index(["generator", "category"])
     assert len(rows) == 2 * len(CATEGORIES)
     for (generator, category), row in rows.iterrows():
         group = [(i, said) for i, said in pairs if i["source_generator"] == generator and i["category"] == category]
@@ -349,3 +385,20 @@ def test_generator_profile_corrects_the_detected_rate_with_the_evaluators_errors
         assert row["detected_rate"] == pytest.approx(q) and row["corrected_rate"] == pytest.approx(expected)
         assert (row["sensitivity"], row["specificity"]) == (pytest.approx(se), pytest.approx(sp))
         assert row["corrected_ci_low"] <= row["corrected_rate"] <= row["corrected_ci_high"]
+
+
+def test_unlabelled_questions_are_asked_never_scored_and_profiled_from_the_labelled_errors(built):
+    from mtavg_assets.metrics.profile import rogan_gladen
+
+    board, profile = built["board"], built["profile"]
+    assert board.loc["detector", "n_choice"] == len(ITEMS) + len(MCQ)  # the new clips are not in accuracy
+    assert board.loc["detector", "completeness"] < 1 and board.loc["always-no", "completeness"] == 1.0
+    rows = profile[(profile["evaluator"] == "detector") & (profile["generator"] == "gen-new")].set_index("category")
+    assert len(rows) == len(CATEGORIES) and rows["gold_rate"].isna().all()
+    labelled = profile[(profile["evaluator"] == "detector") & (profile["generator"] == "gen-a")].iloc[0]
+    for category, row in rows.iterrows():
+        said = [i["_said"] for i in NEW if i["category"] == category]
+        q = sum(said) / len(said)
+        assert row["detected_rate"] == pytest.approx(q)
+        expected = float(rogan_gladen(q, labelled["sensitivity"], labelled["specificity"]))
+        assert row["corrected_rate"] == pytest.approx(expected) and row["n"] == len(said)

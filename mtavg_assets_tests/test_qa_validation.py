@@ -83,6 +83,9 @@ BAD_CASES = [
     ({**GOOD_MCQ, "instance_id": "x28", "question": "   "}, "question is empty"),
     ({**GOOD_MCQ, "instance_id": "x29", "meta": "text"}, "meta: Input should be a valid dictionary"),
     ({**GOOD_MCQ, "instance_id": "x30", "clip_ids": []}, "clip_ids: List should have at least 1 item"),
+    ({**GOOD_MCQ, "instance_id": "x31", "subset": "unlabelled"}, "an unlabelled question has no answer"),
+    ({**GOOD_SPAN, "instance_id": "x32", "subset": "unlabelled"}, "only mcq and yes_no questions can be unlabelled"),
+    ({**GOOD_MCQ, "instance_id": "x33", "answer": None}, "answer None is not among the option letters"),
     ({**GOOD_MCQ}, "duplicate instance_id"),
 ]
 
@@ -114,6 +117,22 @@ def test_malformed_lines_are_kept_as_rejects_and_counts_reconcile(tmp_path):
     reasons = list(result.rejects["reason"])
     assert any(r.startswith("malformed JSON") for r in reasons)
     assert any(r.startswith("malformed line: expected an object") for r in reasons)
+
+
+def test_an_unlabelled_question_is_valid_without_an_answer_and_passes_the_suite(tmp_path):
+    from mtavg_assets.qa.expectations import run_qa_suite
+
+    new = {
+        **GOOD_MCQ,
+        "instance_id": "new1",
+        "subset": "unlabelled",
+        "question_type": "yes_no",
+        "options": ["Yes", "No"],
+    }
+    new.pop("answer")
+    valid = validate_qa(_lines(tmp_path, [GOOD_MCQ, new]), CATALOG, CLIP_REJECTS, TAXONOMY).valid
+    assert list(valid["instance_id"]) == ["q1", "new1"] and pd.isna(valid.iloc[1]["answer"])
+    assert run_qa_suite(valid, TAXONOMY).success
 
 
 def test_content_hash_ignores_the_answer_but_not_the_clip(tmp_path):

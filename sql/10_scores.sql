@@ -7,6 +7,7 @@ WITH evaluated_models AS (SELECT DISTINCT model FROM predictions),
 cells AS (
     SELECT m.model, q.*
     FROM evaluated_models m CROSS JOIN qa_instances q
+    WHERE q.subset <> 'unlabelled'  -- no answer key: asked, read in generator_profile, never scored
 )
 SELECT
     c.model,

@@ -1,7 +1,8 @@
 -- Yes/no questions scored as a failure detector. The option meaning "the failure is present" is
 -- meta.positive when given (a letter, or an option's text), else the "Yes" option; an item with
 -- neither is left out. A non-answer counts as wrong: a miss on a positive item, a false alarm on
--- a negative one. detection_points holds the point estimates per model, overall (dimension,
+-- a negative one. Unlabelled questions (subset unlabelled) are items too, with gold_positive NULL:
+-- only generator_profile reads them. detection_points holds the point estimates per model, overall (dimension,
 -- category and generator NULL) and per dimension, category and generator; the metric build adds
 -- the clustered intervals (detection_ci) and 52_detection.sql joins them into detection_metrics.
 CREATE OR REPLACE TABLE detection_items AS
@@ -30,13 +31,34 @@ SELECT
     s.dimension,
     s.category,
     s.source_generator AS generator,
+    true AS labelled,
     s.gold_answer = p.positive_letter AS gold_positive,
     CASE WHEN s.answered THEN s.parsed_answer = p.positive_letter ELSE s.gold_answer <> p.positive_letter END
         AS said_positive,
     s.answered
 FROM scores s
 JOIN positive p USING (instance_id)
-WHERE s.question_type = 'yes_no' AND p.positive_letter IS NOT NULL;
+WHERE s.question_type = 'yes_no' AND p.positive_letter IS NOT NULL
+UNION ALL
+-- unlabelled questions (subset unlabelled: new clips, no answer key) of every evaluated model:
+-- read for generator_profile only, never for the detector statistics
+SELECT
+    m.model,
+    q.instance_id,
+    q.dimension,
+    q.category,
+    q.source_generator,
+    false,
+    NULL,
+    CASE WHEN pr.status = 'ok' THEN pr.parsed_answer = p.positive_letter END,
+    coalesce(pr.status = 'ok', false)
+FROM (SELECT DISTINCT model FROM predictions) m
+CROSS JOIN qa_instances q
+JOIN positive p ON p.instance_id = q.instance_id
+LEFT JOIN predictions pr
+       ON pr.model = m.model AND pr.instance_id = q.instance_id AND pr.instance_content_hash = q.content_hash
+      AND coalesce(pr.rotation, 0) = 0
+WHERE q.subset = 'unlabelled' AND q.question_type = 'yes_no' AND p.positive_letter IS NOT NULL;
 
 CREATE OR REPLACE TABLE detection_points AS
 WITH counts AS (
@@ -45,25 +67,25 @@ WITH counts AS (
            count(*) FILTER (WHERE gold_positive AND NOT said_positive) AS fn,
            count(*) FILTER (WHERE NOT gold_positive AND said_positive) AS fp,
            count(*) FILTER (WHERE NOT gold_positive AND NOT said_positive) AS tn
-    FROM detection_items GROUP BY model
+    FROM detection_items WHERE labelled GROUP BY model
     UNION ALL
     SELECT model, dimension, NULL, NULL, count(*), count(*) FILTER (WHERE gold_positive AND said_positive),
            count(*) FILTER (WHERE gold_positive AND NOT said_positive),
            count(*) FILTER (WHERE NOT gold_positive AND said_positive),
            count(*) FILTER (WHERE NOT gold_positive AND NOT said_positive)
-    FROM detection_items GROUP BY model, dimension
+    FROM detection_items WHERE labelled GROUP BY model, dimension
     UNION ALL
     SELECT model, NULL, category, NULL, count(*), count(*) FILTER (WHERE gold_positive AND said_positive),
            count(*) FILTER (WHERE gold_positive AND NOT said_positive),
            count(*) FILTER (WHERE NOT gold_positive AND said_positive),
            count(*) FILTER (WHERE NOT gold_positive AND NOT said_positive)
-    FROM detection_items GROUP BY model, category
+    FROM detection_items WHERE labelled GROUP BY model, category
     UNION ALL
     SELECT model, NULL, NULL, generator, count(*), count(*) FILTER (WHERE gold_positive AND said_positive),
            count(*) FILTER (WHERE gold_positive AND NOT said_positive),
            count(*) FILTER (WHERE NOT gold_positive AND said_positive),
            count(*) FILTER (WHERE NOT gold_positive AND NOT said_positive)
-    FROM detection_items GROUP BY model, generator
+    FROM detection_items WHERE labelled GROUP BY model, generator
 ),
 rates AS (
     SELECT *,

@@ -146,7 +146,7 @@ def write_bootstrap_tables(con: duckdb.DuckDBPyConnection, n_resamples: int, see
     episodes = con.execute("SELECT model, episode_id, all_correct FROM drama_episodes").df()
     circular = con.execute("SELECT model, instance_id, circular_correct FROM circular_items").df()
     detection = con.execute(
-        "SELECT model, instance_id, dimension, category, generator, gold_positive, said_positive, answered "
+        "SELECT model, instance_id, dimension, category, generator, labelled, gold_positive, said_positive, answered "
         "FROM detection_items"
     ).df()
     tables = {"instance_clusters": clusters} | bootstrap_tables(

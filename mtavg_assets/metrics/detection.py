@@ -58,6 +58,8 @@ def _cells(items: pd.DataFrame) -> dict[str, np.ndarray]:
 def detection_intervals(items: pd.DataFrame, weights: np.ndarray) -> pd.DataFrame:
     """detection_ci: one row per (model, overall or one grouping value), `items` carrying `cluster`
     (detection_items of sql/45_detection.sql)."""
+    if "labelled" in items:
+        items = items[items["labelled"].astype(bool)]
     if items.empty:
         return pd.DataFrame(columns=CI_COLUMNS)
     cells = _cells(items)

@@ -60,7 +60,7 @@ def build_suite(taxonomy: Taxonomy):
         *(
             e.ExpectColumnValuesToNotBeNull(column=column, row_condition=condition, condition_parser="pandas")
             for column, condition in (
-                ("answer", 'question_type!="temporal"'),
+                ("answer", 'question_type!="temporal" and subset!="unlabelled"'),
                 ("n_options", 'question_type!="temporal"'),
                 ("answer_span_start", 'question_type=="temporal"'),
                 ("answer_span_end", 'question_type=="temporal"'),

@@ -16,6 +16,8 @@ MAX_OPTION_CHARS = 1000
 MAX_OPTIONS = 26
 MAX_CLIPS = 64
 SUBSET_OF = {"mcq": "core", "yes_no": "core", "temporal": "temporal_localization", "drama": "short_drama"}
+UNLABELLED = "unlabelled"  # choice questions about new clips, no answer: asked, never scored for accuracy
+UNLABELLED_TYPES = ("mcq", "yes_no")
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
@@ -33,7 +35,7 @@ class QARecord(BaseModel):
 
     instance_id: Identifier
     clip_ids: Annotated[list[Identifier], Field(min_length=1, max_length=MAX_CLIPS)]
-    subset: Literal["core", "short_drama", "temporal_localization"]
+    subset: Literal["core", "short_drama", "temporal_localization", "unlabelled"]
     question_type: Literal["mcq", "yes_no", "temporal", "drama"]
     dimension: Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
     category: Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
@@ -61,7 +63,10 @@ class QARecord(BaseModel):
     @model_validator(mode="after")
     def _by_type(self) -> QARecord:
         qtype = self.question_type
-        if self.subset != SUBSET_OF[qtype]:
+        unlabelled = self.subset == UNLABELLED
+        if unlabelled and qtype not in UNLABELLED_TYPES:
+            raise ValueError(f"only {' and '.join(UNLABELLED_TYPES)} questions can be unlabelled, not {qtype}")
+        if not unlabelled and self.subset != SUBSET_OF[qtype]:
             raise ValueError(f"{qtype} questions belong to subset {SUBSET_OF[qtype]!r}, not {self.subset!r}")
         if qtype == "drama" and len(self.clip_ids) < 2:
             raise ValueError("drama questions need two or more clips in order")
@@ -89,6 +94,10 @@ class QARecord(BaseModel):
         if len(set(folded)) != len(folded):
             raise ValueError("two options have the same text")
         letters = option_letters_of(len(options))
+        if unlabelled:
+            if self.answer is not None:
+                raise ValueError("an unlabelled question has no answer (give it subset core to score it)")
+            return self
         if not isinstance(self.answer, str) or self.answer not in letters:
             raise ValueError(f"answer {self.answer!r} is not among the option letters {letters[0]}..{letters[-1]}")
         return self
