@@ -21,9 +21,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from mtavg_assets.evaluators.capabilities import (
+    ABLATED_MEDIA,
     ANSWER_TOKENS,
     MEDIA_CARRIES,
     MIN_THINKING_HEADROOM,
+    Ablation,
     Capabilities,
     MediaMode,
     family_capabilities,
@@ -126,6 +128,11 @@ class ModelEntry(_Strict):
     seed: int = 0  # offline baselines' seed
     circular: bool = False  # also ask every rotation of a choice question's options
     judge: str | None = None  # name of another (API) entry that reads replies the rules cannot
+    # Modality controls: each becomes its own entry `<name>.<ablation>` (own partition and cache
+    # keys) asking the same questions without the audio, without the video, or with text only.
+    ablations: list[Ablation] = []
+    ablation_of: str | None = None  # set on an ablated copy: the entry it ablates (never written by hand)
+    ablation: Ablation | None = None
     price: Price | None = None  # None: cost unknown (recorded as null, never as 0)
     concurrency: Annotated[int, Field(ge=1, le=1024)] = 4
     max_retries: Annotated[int, Field(ge=0, le=100)] = 3
@@ -233,7 +240,7 @@ class ModelEntry(_Strict):
     @property
     def media_recipe(self) -> str:
         """The derived files this entry reads (both video forms read the same files)."""
-        if self.offline:
+        if self.offline or self.media == "none":
             return "none"
         if "frames" in self.media:
             return f"{self.media}@{self.frames}"
@@ -266,6 +273,7 @@ class ModelEntry(_Strict):
             "seed": self.seed,
             "media_recipe": self.media_recipe,
             **({"delivery": self.delivery} if self.delivery else {}),
+            **({"ablation": self.ablation} if self.ablation else {}),
         }
 
 
@@ -414,6 +422,7 @@ def load_registry(path: Path) -> RegistryLoad:
             invalid.append({"index": index, "name": _display_name(raw), "reason": reason})
         else:
             entries.append(entry)
+    entries, invalid = _with_ablations(entries, invalid)
     judges = {e.name: e for e in entries if not e.offline and not e.judge}
     for entry in [e for e in entries if e.judge]:
         judge = judges.get(entry.judge)
@@ -426,6 +435,45 @@ def load_registry(path: Path) -> RegistryLoad:
     return RegistryLoad(entries, invalid)
 
 
+def ablated_entries(entry: ModelEntry) -> list[tuple[str, ModelEntry | None, str | None]]:
+    """(name, ablated copy or None, reason) for each ablation the entry lists."""
+    out = []
+    for kind in entry.ablations:
+        name = f"{entry.name}.{kind}"
+        media = ABLATED_MEDIA[kind].get(entry.media)
+        if media is None:
+            out.append((name, None, f"ablation {kind}: media {entry.media!r} sends nothing it could remove"))
+            continue
+        raw = entry.model_dump(exclude={"ablations", "judge"}) | {
+            "name": name,
+            "media": media,
+            "ablation_of": entry.name,
+            "ablation": kind,
+        }
+        try:
+            out.append((name, parse_entry(raw), None))
+        except RegistryError as exc:
+            out.append((name, None, f"ablation {kind}: {exc}"))
+    return out
+
+
+def _with_ablations(entries: list[ModelEntry], invalid: list[dict]) -> tuple[list[ModelEntry], list[dict]]:
+    """The entries plus an ablated copy per listed ablation; a copy whose name is taken or whose
+    media its model cannot take is invalid with the reason."""
+    names = {e.name for e in entries} | {bad["name"] for bad in invalid}
+    out = list(entries)
+    for entry in entries:
+        for name, copy, reason in ablated_entries(entry):
+            if copy is not None and name in names:
+                copy, reason = None, f"ablation name {name!r} is taken by another entry"
+            if copy is None:
+                invalid = [*invalid, {"index": None, "name": name, "reason": reason}]
+            else:
+                out.append(copy)
+                names.add(name)
+    return out, invalid
+
+
 REGISTRY_COLUMNS = [
     "name",
     "provider",
@@ -436,6 +484,8 @@ REGISTRY_COLUMNS = [
     "api_key_env",
     "concurrency",
     "baseline",
+    "ablation_of",  # the entry an ablated copy ablates (NULL for every other entry)
+    "ablation",
     "status",  # MODEL_STATUSES
     "valid",
     "reason",
@@ -458,6 +508,8 @@ def registry_frame(load, predictions_dir: Path | None = None) -> pd.DataFrame:
             "api_key_env": e.api_key_env,
             "concurrency": e.concurrency,
             "baseline": e.baseline,
+            "ablation_of": e.ablation_of,
+            "ablation": e.ablation,
             "status": "active",
             "valid": True,
             "reason": None,

@@ -58,6 +58,7 @@ class FakeConfig:
     retry_after_s: float = 0.05
     seed: int = 0
     policy: Callable[[str], str] = default_policy
+    policy_body: Callable[[dict, str], str] | None = None  # answers from the whole request (what media it carries)
     file_polls_until_active: int = 1
     fail_uploads: bool = False
     refuse_if: str | None = None  # prompts containing this text are safety-blocked
@@ -410,7 +411,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, {"error": error})
             return
         prompt = _prompt_text(body)
-        answer = cfg.policy(prompt)
+        answer = cfg.policy_body(body, prompt) if cfg.policy_body else cfg.policy(prompt)
         refused = bool(cfg.refuse_if and cfg.refuse_if in prompt)
         blank = fault == "blank"
         if blank:

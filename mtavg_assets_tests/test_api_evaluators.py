@@ -574,3 +574,53 @@ def test_a_thinking_server_keeps_its_reasoning_apart_from_the_answer(api_pipelin
     rows = _rows(runner, "omni-thinking")
     assert set(rows["status"]) == {"ok"} and not rows["raw_response"].str.contains("Let me think").any()
     assert (rows["thinking_tokens"] == 100).all()
+
+
+def test_modality_ablations_show_which_categories_need_the_audio(demo_layout, api_pipeline):
+    """A server that answers right only with the modality a question needs (audio for the
+    audio-visual-language dimension, the picture for the others): audio_off drops exactly the
+    audio dimension, video_off the others, text_only all; the copies are not ranked."""
+    gold = tag_questions(demo_layout)
+
+    def answer(body: dict, prompt: str) -> str:
+        row = gold[re.search(r"\[([^\]]+)\]", prompt).group(1)]
+        kinds = {p.get("type") for p in body["messages"][0]["content"] if isinstance(p, dict)}
+        hears = "input_audio" in kinds or (body.get("mm_processor_kwargs") or {}).get("use_audio_in_video")
+        sees = "video_url" in kinds
+        right = hears if row["dimension"] == "av_language" else sees
+        if row["question_type"] == "temporal":
+            start, end = row["answer_span"] if right else (0.0, 0.01)
+            return json.dumps({"start": start, "end": end})
+        wrong = next(x for x in "ABCD" if x != row["answer"])
+        return json.dumps({"answer": row["answer"] if right else wrong})
+
+    extra = """  - name: omni
+    provider: openai_compatible
+    model: Qwen/Qwen2.5-Omni-7B
+    base_url: BASE/v1
+    media: video
+    retry_initial_s: 0.01
+    ablations: [audio_off, video_off, text_only]
+"""
+    runner, server = api_pipeline(FakeConfig(policy_body=answer))
+    runner.layout.models_file.write_text(_models(server, extra.replace("BASE", server.base_url)))
+    assert runner.run("prepare_benchmark").success
+    for name in ("omni", "omni.audio_off", "omni.video_off", "omni.text_only"):
+        assert runner.run("evaluate_model", partition_key=name).success, name
+    silent = _rows(runner, "omni.audio_off")
+    assert set(silent["received_modalities"]) == {"video"} and not silent["received_audio"].any()
+    assert set(_rows(runner, "omni.text_only")["received_modalities"]) == {"text"}
+    assert runner.run("build_metrics").success
+    with duckdb.connect(str(runner.layout.duckdb_file), read_only=True) as con:
+        reliance = con.execute("SELECT * FROM modality_reliance WHERE category IS NULL").df()
+        board = set(con.execute("SELECT model FROM leaderboard").df()["model"])
+    assert "omni" in board and not any(m.startswith("omni.") for m in board)
+    by = {(r.ablation, None if pd.isna(r.dimension) else r.dimension): r for r in reliance.itertuples()}
+    assert by[("audio_off", None)].accuracy_full == 1.0
+    for dimension in {d for _, d in by if d is not None}:
+        audio_question = dimension == "av_language"
+        assert by[("audio_off", dimension)].diff == (-1.0 if audio_question else 0.0), dimension
+        assert by[("video_off", dimension)].diff == (0.0 if audio_question else -1.0), dimension
+        assert by[("text_only", dimension)].diff == -1.0
+    for row in reliance.itertuples():  # the demo has few episodes: intervals are wide, never wrong-sided
+        assert row.diff_ci_low <= row.diff <= row.diff_ci_high

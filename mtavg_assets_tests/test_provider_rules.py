@@ -17,7 +17,7 @@ from mtavg_assets.predictions.runner import evaluate_cells, select_cells
 from mtavg_assets.predictions.store import PredictionStore
 from mtavg_assets.registry import RegistryError, parse_entry
 from mtavg_assets.settings import DataLayout
-from mtavg_assets.task.status import ALL_STATUSES, MISSING, RETRYABLE_STATUSES
+from mtavg_assets.task.status import ALL_STATUSES, FINAL_STATUSES, MISSING, RETRYABLE_STATUSES
 from mtavg_assets_tests.conftest import text_only_instances
 from mtavg_assets_tests.fake_providers import FakeConfig, FakeProviderServer, _field
 
@@ -340,8 +340,8 @@ def test_sql_status_literals_are_the_status_definition():
         for match in re.finditer(pattern, text, re.IGNORECASE):
             found = re.findall(r"'([a-z_]+)'", match.group(1))
             literals.update(found)
-            if len(found) > 1:
-                assert set(found) == set(RETRYABLE_STATUSES), (path.name, found)
+            if len(found) > 1:  # a list of statuses is one of the defined groups, spelled in full
+                assert set(found) in (set(RETRYABLE_STATUSES), set(FINAL_STATUSES)), (path.name, found)
     known = {*ALL_STATUSES, MISSING}
     assert literals and literals <= known, literals - known
 
@@ -441,3 +441,31 @@ def test_new_settings_leave_the_keys_of_entries_that_do_not_use_them_unchanged()
     assert cache_key(thinking, "h1", "mcq") != before
     frames = parse_entry({"name": "o", "provider": "openai", "model": "gpt-4.1", "api_key_env": "K"})
     assert frames.delivery == "frames+times" and "delivery" in frames.output_identity()
+
+
+def test_ablations_become_their_own_entries_with_their_own_keys():
+    import tempfile
+
+    from mtavg_assets.predictions.cache import cache_key
+    from mtavg_assets.registry import load_registry
+
+    text = (
+        "models:\n"
+        "  - {name: g, provider: gemini, model: gemini-2.5-flash, api_key_env: K,\n"
+        "     ablations: [audio_off, video_off, text_only]}\n"
+        "  - {name: f, provider: openai, model: gpt-4.1, api_key_env: K, ablations: [audio_off]}\n"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder, "models.yaml")
+        path.write_text(text)
+        load = load_registry(path)
+    entries = {e.name: e for e in load.entries}
+    assert {n: (e.media, e.ablation_of) for n, e in entries.items() if e.ablation} == {
+        "g.audio_off": ("video_silent", "g"),
+        "g.video_off": ("audio", "g"),
+        "g.text_only": ("none", "g"),
+    }
+    keys = {cache_key(e, "h", "mcq") for n, e in entries.items() if n.startswith("g")}
+    assert len(keys) == 4  # every control asks anew
+    (bad,) = load.invalid  # frames carry no audio: nothing to remove
+    assert bad["name"] == "f.audio_off" and "sends nothing it could remove" in bad["reason"]

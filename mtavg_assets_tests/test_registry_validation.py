@@ -11,7 +11,6 @@ GOOD = "  - {name: good, provider: random}\n"
 API = "provider: openai, model: gpt-4o, api_key_env: OPENAI_API_KEY"
 
 CASES = [
-    ("media none on an API model", f"{{name: m, {API}, media: none}}", "media"),
     ("gemini with frames", "{name: m, provider: gemini, model: g, api_key_env: K, media: frames}", "cannot be sent"),
     ("openai with video", f"{{name: m, {API}, media: video}}", "cannot be sent"),
     ("infinite timeout", f"{{name: m, {API}, timeout_s: .inf}}", "timeout_s"),

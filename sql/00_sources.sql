@@ -19,6 +19,9 @@ SELECT * FROM read_parquet(coalesce(getvariable('mtavg_data_dir'), 'data') || '/
 -- still has predictions on disk but is no longer registered (status 'retired').
 CREATE OR REPLACE TABLE models AS
 SELECT * FROM read_parquet(coalesce(getvariable('mtavg_data_dir'), 'data') || '/derived/model_registry.parquet');
+-- registries written before modality ablations existed
+ALTER TABLE models ADD COLUMN IF NOT EXISTS ablation_of VARCHAR;
+ALTER TABLE models ADD COLUMN IF NOT EXISTS ablation VARCHAR;
 
 -- Every row of every prediction file, with the folder it was read from and its rank among the
 -- copies of its key (copies in the model's own folder first, then the latest).

@@ -24,6 +24,8 @@ WITH pairs AS (
     FROM scores a
     JOIN scores b ON a.instance_id = b.instance_id AND a.model < b.model
     WHERE a.question_type <> 'temporal'
+      AND a.model NOT IN (SELECT name FROM models WHERE ablation_of IS NOT NULL)
+      AND b.model NOT IN (SELECT name FROM models WHERE ablation_of IS NOT NULL)
     GROUP BY a.model, b.model
 ),
 exact AS (
@@ -46,9 +48,9 @@ tested AS (
             AS family
     FROM exact e
     LEFT JOIN pairwise_bootstrap b USING (model_a, model_b)
-    LEFT JOIN (SELECT name, any_value(baseline) AS baseline FROM models WHERE status = 'active' GROUP BY name) ra
+    LEFT JOIN (SELECT name, any_value(baseline) AS baseline FROM models m WHERE m.status = 'active' GROUP BY name) ra
            ON ra.name = e.model_a
-    LEFT JOIN (SELECT name, any_value(baseline) AS baseline FROM models WHERE status = 'active' GROUP BY name) rb
+    LEFT JOIN (SELECT name, any_value(baseline) AS baseline FROM models m WHERE m.status = 'active' GROUP BY name) rb
            ON rb.name = e.model_b
 ),
 ordered AS (

@@ -61,6 +61,8 @@ ranked AS (
         b.rstd
     FROM metrics_by_model m
     JOIN completeness k ON k.model = m.model
+    -- ablated copies (audio_off, video_off, text_only) are controls, read in modality_reliance
+    ANTI JOIN (SELECT name FROM models WHERE ablation_of IS NOT NULL) abl ON abl.name = m.model
     LEFT JOIN temporal_metrics t ON t.model = m.model AND t.dimension = 'all'
     LEFT JOIN short_drama_metrics d ON d.model = m.model
     LEFT JOIN circular_metrics c ON c.model = m.model

@@ -89,7 +89,7 @@ def clip_media(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.Materi
         layout = mtavg.layout
         catalog = layout.read("clip_catalog")
         runnable = [e for e in registered_models(layout).entries if not e.offline and not e.missing_key]
-        recipes = sorted({e.media_recipe for e in runnable})  # only for entries that can run here
+        recipes = sorted({e.media_recipe for e in runnable} - {"none"})  # only for entries that can run here
         frame, timing = derive_all(catalog, recipes, layout.clips_dir, layout.media_dir, prepare_workers())
         layout.write("clip_media", frame)
         failed = frame[frame["error"].notna()]

@@ -29,12 +29,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-MediaMode = Literal["none", "video", "video_and_audio", "frames_audio", "frames", "audio"]
-MEDIA_MODES: tuple[str, ...] = ("none", "video", "video_and_audio", "frames_audio", "frames", "audio")
+MediaMode = Literal["none", "video", "video_silent", "video_and_audio", "frames_audio", "frames", "audio"]
+MEDIA_MODES: tuple[str, ...] = ("none", "video", "video_silent", "video_and_audio", "frames_audio", "frames", "audio")
 # What each media mode puts in one request, for reasons and the README table.
 MEDIA_CARRIES = {
     "none": "text only",
     "video": "the clip as video with its own audio track (interleaved by time)",
+    "video_silent": "the clip as video with its audio track removed",
     "video_and_audio": "the clip as video plus its audio track as a second, separate stream",
     "frames_audio": "sampled frames as images plus the audio track",
     "frames": "sampled frames as images (no audio)",
@@ -75,7 +76,7 @@ class Capabilities(BaseModel):
 
 
 _GEMINI_VIDEO = dict(
-    media=("video",),
+    media=("video", "video_silent", "audio", "none"),
     default_media="video",
     max_videos=10,
     max_fps=24.0,
@@ -83,14 +84,18 @@ _GEMINI_VIDEO = dict(
 )
 _GEMINI_3 = dict(_GEMINI_VIDEO, thinking="level", thinking_off=False, sampling="yes")
 _OPENAI_REASONING = dict(
-    media=("frames",), default_media="frames", tokens_per_frame=85, audio_tokens_per_s=10, sampling="without_reasoning"
+    media=("frames", "none"),
+    default_media="frames",
+    tokens_per_frame=85,
+    audio_tokens_per_s=10,
+    sampling="without_reasoning",
 )
-_OPENAI_VISION = dict(media=("frames",), default_media="frames", tokens_per_frame=85, audio_tokens_per_s=10)
+_OPENAI_VISION = dict(media=("frames", "none"), default_media="frames", tokens_per_frame=85, audio_tokens_per_s=10)
 _OPENAI_AUDIO = dict(
-    media=("audio",), default_media="audio", structured_output=False, tokens_per_frame=0, audio_tokens_per_s=10
+    media=("audio", "none"), default_media="audio", structured_output=False, tokens_per_frame=0, audio_tokens_per_s=10
 )
 _OMNI = dict(
-    media=("video", "video_and_audio", "frames_audio", "frames", "audio"),
+    media=("video", "video_silent", "video_and_audio", "frames_audio", "frames", "audio", "none"),
     default_media="video",
     interleaves_audio=True,
     tokens_per_frame=144,
@@ -153,7 +158,7 @@ FAMILIES: list[tuple[str, str, str, dict]] = [
         dict(_OPENAI_REASONING, reasoning_efforts=("low", "medium", "high"), default_effort="medium", sampling="no"),
     ),
     ("openai", "gpt-4", r"gpt-4", _OPENAI_VISION),
-    ("openai", "openai", r".*", dict(_OPENAI_VISION, media=("frames", "audio"))),
+    ("openai", "openai", r".*", dict(_OPENAI_VISION, media=("frames", "audio", "none"))),
     ("openai_compatible", "qwen-omni-thinking", r"(.*/)?qwen[\d.]*-omni.*thinking", dict(_OMNI, reasoning_field=True)),
     ("openai_compatible", "qwen-omni", r"(.*/)?qwen[\d.]*-omni", _OMNI),
     ("openai_compatible", "self-hosted", r".*", dict(_OMNI, interleaves_audio=False)),
@@ -176,3 +181,18 @@ def family_capabilities(provider: str, model: str | None, override: dict | None 
     lists = ("media", "reasoning_efforts", "thinking_levels", "media_resolutions", "thinking_budget_range")
     base = {k: (tuple(v) if k in lists and isinstance(v, list) else v) for k, v in base.items()}
     return Capabilities.model_validate(base)
+
+
+# Modality ablations: the media an ablated copy of an entry sends instead of its own (None: the
+# ablation removes nothing that entry sends, or everything).
+Ablation = Literal["audio_off", "video_off", "text_only"]
+ABLATIONS: tuple[str, ...] = ("audio_off", "video_off", "text_only")
+ABLATED_MEDIA: dict[str, dict[str, str]] = {
+    "audio_off": {
+        "video": "video_silent",
+        "video_and_audio": "video_silent",
+        "frames_audio": "frames",
+    },
+    "video_off": {"video": "audio", "video_and_audio": "audio", "frames_audio": "audio"},
+    "text_only": {m: "none" for m in MEDIA_MODES if m != "none"},
+}

@@ -210,7 +210,7 @@ class GeminiEvaluator:
         media = []
         try:
             for item in request.media:
-                if Path(item["video"]).stat().st_size > self.inline_max_bytes:
+                if "video" in item and Path(item["video"]).stat().st_size > self.inline_max_bytes:
                     item = {**item, "uploaded": await self._uploaded(item)}
                 media.append(item)
         except Exception as exc:
@@ -258,7 +258,10 @@ class GeminiEvaluator:
 
     # -- one call ---------------------------------------------------------------------------------
 
-    def _video_part(self, media: dict, fps: float) -> types.Part:
+    def _media_part(self, media: dict, fps: float) -> types.Part:
+        """The clip as the entry's media mode sends it: video (with or without its track) or audio."""
+        if self.entry.media == "audio":
+            return types.Part(inline_data=types.Blob(data=Path(media["audio"]).read_bytes(), mime_type="audio/wav"))
         metadata = types.VideoMetadata(fps=fps)
         uploaded = media.get("uploaded")
         if uploaded:
@@ -295,7 +298,7 @@ class GeminiEvaluator:
             for index, media in enumerate(request.media):
                 if len(request.media) > 1:
                     parts.append(types.Part(text=f"Clip {index + 1}:"))
-                parts.append(self._video_part(media, fps))
+                parts.append(self._media_part(media, fps))
             parts.append(types.Part(text=request.prompt))
             structured = self._structured
             try:
@@ -345,16 +348,20 @@ class GeminiEvaluator:
                 )
             raise empty_response(f"no text, finish_reason={finish or 'none'}", usage)
         resolution = request.media[0].get("resolution") if request.media else None
+        mode = self.entry.media if request.media else "none"
+        audio = mode in ("video", "audio") and all(m.get("has_audio") for m in request.media)
+        visual = mode in ("video", "video_silent")
+        modalities = {"video": "video+audio" if audio else "video", "video_silent": "video", "audio": "audio"}
         return EvalReply(
             raw_response=text,
             usage=usage,
             refused=refused,
             received={
-                "modalities": "video+audio" if request.media else "text",
+                "modalities": modalities.get(mode, "text"),
                 "frames": None,
-                "fps": fps if request.media else None,
-                "resolution": resolution,
-                "audio": bool(request.media) and all(m.get("has_audio") for m in request.media),
+                "fps": fps if visual else None,
+                "resolution": resolution if visual else None,
+                "audio": audio,
             },
             served_model=response.model_version,
             response_id=getattr(response, "response_id", None),

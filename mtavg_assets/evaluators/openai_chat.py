@@ -7,7 +7,9 @@ Media modes (what a family takes is in evaluators/capabilities.py):
 - `video` (compatible servers): the clip as `video_url`; for omni models whose processor takes it,
   `mm_processor_kwargs: {"use_audio_in_video": true}` makes the server interleave the clip's own
   audio track with its frames by time, and no separate audio is sent;
-- `video_and_audio` (compatible servers): `video_url` plus the audio track as a second stream.
+- `video_and_audio` (compatible servers): `video_url` plus the audio track as a second stream;
+- `video_silent` (the audio-off control): `video_url` of the clip without its audio stream;
+- `none` (the text-only control): the question alone.
 
 Answers are asked for with a JSON schema (`response_format: json_schema`, per question type) while
 `generation.structured_output` is on and the family takes it; a server that rejects the schema
@@ -144,7 +146,7 @@ class OpenAIChatEvaluator:
             if len(request.media) > 1:
                 content.append({"type": "text", "text": f"Clip {index + 1}:"})
             resolution = media.get("resolution")
-            if media_mode in ("video", "video_and_audio"):
+            if media_mode in ("video", "video_silent", "video_and_audio"):
                 content.append({"type": "video_url", "video_url": {"url": data_url(media["video"], "video/mp4")}})
             elif "frames" in media_mode:
                 fps = media.get("fps")
@@ -165,7 +167,7 @@ class OpenAIChatEvaluator:
             elif interleaved and media.get("has_audio"):
                 audio = True
         content.append({"type": "text", "text": request.prompt})
-        if media_mode in ("video", "video_and_audio") and request.media:
+        if media_mode in ("video", "video_silent", "video_and_audio") and request.media:
             visual = "video"
         else:
             visual = "frames" if frames else "text"

@@ -4,7 +4,9 @@ Recipes:
 - `video`: H.264/AAC mp4, at most 640 px wide, for providers that take video with its audio track.
 - `frames_audio@N`: N frames sampled evenly (JPEG) plus the audio as 16 kHz mono WAV.
 - `frames@N`: the same frames, no audio (recorded as such in every prediction row).
-- `audio`: the audio track alone as 16 kHz mono WAV, for audio models that take no images.
+- `audio`: the audio track alone as 16 kHz mono WAV, for audio models that take no images (and
+  the video-off control).
+- `video_silent`: the `video` picture with no audio stream (the audio-off control).
 
 Frame sampling reads no more of the clip than it needs. The targets are the middles of N equal
 parts of the clip, (i + 0.5)·duration/N. When every
@@ -193,6 +195,15 @@ def _make(
             )
         )
         return DerivedMedia(recipe, {"video": str(out / "clip.mp4"), **audio}, 0, None, resolution, True)
+    if recipe == "video_silent":  # the audio-off control: the same picture, no sound at all
+        source = ffmpeg.input(str(clip_path), threads=1)
+        _run(
+            source.video.filter("scale", scale_w, scale_h).output(
+                str(work / "clip.mp4"), vcodec="libx264", preset="veryfast", crf=28, pix_fmt="yuv420p",
+                movflags="+faststart", an=None, threads=1,
+            )
+        )  # fmt: skip
+        return DerivedMedia(recipe, {"video": str(out / "clip.mp4")}, 0, None, resolution, False)
     if recipe == "audio":
         _run(ffmpeg.input(str(clip_path), threads=1).audio.output(str(work / "audio.wav"), ac=1, ar=16000, threads=1))
         return DerivedMedia(recipe, audio, 0, None, None, True)

@@ -137,7 +137,7 @@ def prediction_files(layout: DataLayout) -> list[Path]:
 
 def write_bootstrap_tables(con: duckdb.DuckDBPyConnection, n_resamples: int, seed: int) -> None:
     """Compute the clustered bootstrap and store instance_clusters, bootstrap_ci, headline_ci,
-    pairwise_bootstrap, detection_ci and generator_profile."""
+    pairwise_bootstrap, detection_ci, generator_profile and modality_reliance."""
     clusters = instance_clusters(con.execute("SELECT instance_id, clip_ids, meta FROM qa_instances").df())
     scores = con.execute(
         "SELECT model, instance_id, episode_id, question_type, dimension, category, subset, source_generator, "
@@ -152,10 +152,26 @@ def write_bootstrap_tables(con: duckdb.DuckDBPyConnection, n_resamples: int, see
     tables = {"instance_clusters": clusters} | bootstrap_tables(
         scores, clusters, episodes, circular, n_resamples=n_resamples, seed=seed, detection=detection
     )
+    tables["modality_reliance"] = _modality_reliance(con, tables["instance_clusters"])
     for name, frame in tables.items():
         con.register("frame", frame)
         con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM frame')
         con.unregister("frame")
+
+
+def _modality_reliance(con: duckdb.DuckDBPyConnection, clusters: pd.DataFrame) -> pd.DataFrame:
+    from mtavg_assets.metrics.modality import modality_reliance
+
+    ablations = con.execute(
+        "SELECT DISTINCT name, ablation_of, ablation FROM models WHERE ablation_of IS NOT NULL AND status = 'active'"
+    ).df()
+    choice = con.execute(
+        "SELECT model, instance_id, dimension, category, coalesce(correct, false) AS correct FROM scores "
+        "WHERE question_type <> 'temporal'"
+    ).df()
+    cluster_of = clusters.set_index("instance_id")["cluster_id"]
+    choice = choice.assign(cluster=cluster_of.reindex(choice["instance_id"]).to_numpy())
+    return modality_reliance(choice[choice["cluster"].notna()], ablations)
 
 
 def build_metric_tables(
