@@ -61,31 +61,17 @@ LEFT JOIN predictions pr
 WHERE q.subset = 'unlabelled' AND q.question_type = 'yes_no' AND p.positive_letter IS NOT NULL;
 
 CREATE OR REPLACE TABLE detection_points AS
-WITH counts AS (
-    SELECT model, NULL::VARCHAR AS dimension, NULL::VARCHAR AS category, NULL::VARCHAR AS generator,
-           count(*) AS n, count(*) FILTER (WHERE gold_positive AND said_positive) AS tp,
-           count(*) FILTER (WHERE gold_positive AND NOT said_positive) AS fn,
-           count(*) FILTER (WHERE NOT gold_positive AND said_positive) AS fp,
-           count(*) FILTER (WHERE NOT gold_positive AND NOT said_positive) AS tn
-    FROM detection_items WHERE labelled GROUP BY model
-    UNION ALL
-    SELECT model, dimension, NULL, NULL, count(*), count(*) FILTER (WHERE gold_positive AND said_positive),
-           count(*) FILTER (WHERE gold_positive AND NOT said_positive),
-           count(*) FILTER (WHERE NOT gold_positive AND said_positive),
-           count(*) FILTER (WHERE NOT gold_positive AND NOT said_positive)
-    FROM detection_items WHERE labelled GROUP BY model, dimension
-    UNION ALL
-    SELECT model, NULL, category, NULL, count(*), count(*) FILTER (WHERE gold_positive AND said_positive),
-           count(*) FILTER (WHERE gold_positive AND NOT said_positive),
-           count(*) FILTER (WHERE NOT gold_positive AND said_positive),
-           count(*) FILTER (WHERE NOT gold_positive AND NOT said_positive)
-    FROM detection_items WHERE labelled GROUP BY model, category
-    UNION ALL
-    SELECT model, NULL, NULL, generator, count(*), count(*) FILTER (WHERE gold_positive AND said_positive),
-           count(*) FILTER (WHERE gold_positive AND NOT said_positive),
-           count(*) FILTER (WHERE NOT gold_positive AND said_positive),
-           count(*) FILTER (WHERE NOT gold_positive AND NOT said_positive)
-    FROM detection_items WHERE labelled GROUP BY model, generator
+WITH counts AS (  -- a grouping set's missing columns are NULL: the overall row has all three NULL
+    SELECT
+        model, dimension, category, generator,
+        count(*) AS n,
+        count(*) FILTER (WHERE gold_positive AND said_positive) AS tp,
+        count(*) FILTER (WHERE gold_positive AND NOT said_positive) AS fn,
+        count(*) FILTER (WHERE NOT gold_positive AND said_positive) AS fp,
+        count(*) FILTER (WHERE NOT gold_positive AND NOT said_positive) AS tn
+    FROM detection_items
+    WHERE labelled
+    GROUP BY GROUPING SETS ((model), (model, dimension), (model, category), (model, generator))
 ),
 rates AS (
     SELECT *,
