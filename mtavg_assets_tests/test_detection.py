@@ -402,3 +402,12 @@ def test_unlabelled_questions_are_asked_never_scored_and_profiled_from_the_label
         assert row["detected_rate"] == pytest.approx(q)
         expected = float(rogan_gladen(q, labelled["sensitivity"], labelled["specificity"]))
         assert row["corrected_rate"] == pytest.approx(expected) and row["n"] == len(said)
+
+
+def test_the_profile_plot_draws_each_generator(built, tmp_path):
+    from mtavg_assets.metrics.plots import generator_profiles
+
+    markdown = generator_profiles(built["profile"], tmp_path / "profile.png")
+    assert markdown.startswith("![profile](data:image/png;base64,") and (tmp_path / "profile.png").stat().st_size > 0
+    chance_only = built["profile"][built["profile"]["evaluator"] != "detector"]
+    assert generator_profiles(chance_only, tmp_path / "none.png") is None  # nothing better than chance to draw

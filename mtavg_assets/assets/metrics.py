@@ -8,7 +8,7 @@ from mtavg_assets.assets.models import model_registry
 from mtavg_assets.assets.predictions import predictions
 from mtavg_assets.conditions import METRICS, REPORT
 from mtavg_assets.metrics.build import build_metric_tables, read_table
-from mtavg_assets.metrics.plots import category_heatmap, confusion_heatmaps, dimension_bars
+from mtavg_assets.metrics.plots import category_heatmap, confusion_heatmaps, dimension_bars, generator_profiles
 from mtavg_assets.resources import MtavgData
 
 DUCKDB_POOL = "duckdb_writer"
@@ -56,12 +56,16 @@ def leaderboard(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.Mater
         bars = dimension_bars(read_table(layout, "metrics_by_dimension"), plots_dir / "accuracy_by_dimension.png")
         heatmap = category_heatmap(read_table(layout, "metrics_by_category"), plots_dir / "accuracy_by_category.png")
         confusion = confusion_heatmaps(read_table(layout, "category_confusion"), plots_dir / "category_confusion.png")
+        profiles = generator_profiles(read_table(layout, "generator_profile"), plots_dir / "generator_profile.png")
         return dg.MaterializeResult(
             metadata={
                 "leaderboard": dg.MetadataValue.md(board.to_markdown(index=False)),
                 "accuracy_by_dimension": dg.MetadataValue.md(bars),
                 "accuracy_by_category": dg.MetadataValue.md(heatmap),
                 "category_confusion": dg.MetadataValue.md(confusion or "no choice question lists failure categories"),
+                "generator_profile": dg.MetadataValue.md(
+                    profiles or "no evaluator better than chance on yes/no questions"
+                ),
                 "plots": dg.MetadataValue.path(str(plots_dir)),
                 "models": len(board),
                 "top_model": str(board.iloc[0]["model"]) if len(board) else "none",

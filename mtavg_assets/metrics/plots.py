@@ -90,3 +90,33 @@ def confusion_heatmaps(confusion: pd.DataFrame, path: Path) -> str | None:
     axes[0][0].set_ylabel("gold")
     fig.suptitle("Which failure is taken for which (share of the gold category's questions)")
     return _save(fig, path)
+
+
+def generator_profiles(profile: pd.DataFrame, path: Path) -> str | None:
+    """Per generator: each evaluator's corrected failure rate per category (bars, 95% whiskers) and
+    the labelled gold rate (black dots). None when no evaluator has a corrected rate."""
+    shown = profile[profile["corrected_rate"].notna()]
+    if shown.empty:
+        return None
+    generators = sorted(shown["generator"].fillna("unknown").unique())
+    evaluators = sorted(shown["evaluator"].unique())
+    categories = sorted(shown["category"].unique())
+    fig, axes = plt.subplots(
+        len(generators), 1, figsize=(max(6, 0.9 * len(categories) + 2), 2.6 * len(generators)), squeeze=False
+    )
+    width = 0.8 / max(len(evaluators), 1)
+    for ax, generator in zip(axes[:, 0], generators, strict=True):
+        rows = shown[shown["generator"].fillna("unknown") == generator]
+        for i, evaluator in enumerate(evaluators):
+            own = rows[rows["evaluator"] == evaluator].set_index("category").reindex(categories)
+            rate = own["corrected_rate"].to_numpy(dtype=float)
+            low = np.nan_to_num(np.clip(rate - own["corrected_ci_low"].to_numpy(dtype=float), 0, None))
+            high = np.nan_to_num(np.clip(own["corrected_ci_high"].to_numpy(dtype=float) - rate, 0, None))
+            ax.bar(np.arange(len(categories)) + i * width, rate, width, yerr=[low, high], capsize=2, label=evaluator)
+        gold = rows.groupby("category")["gold_rate"].first().reindex(categories).to_numpy(dtype=float)
+        ax.plot(np.arange(len(categories)) + 0.4 - width / 2, gold, "ko", label="gold rate")
+        ax.set_xticks(np.arange(len(categories)) + 0.4 - width / 2, categories, rotation=30, ha="right", fontsize=7)
+        ax.set_ylim(0, 1)
+        ax.set_title(f"{generator}: failure rate (Rogan-Gladen corrected)", fontsize=9)
+    axes[0, 0].legend(fontsize=7, ncols=min(len(evaluators) + 1, 4))
+    return _save(fig, path)
