@@ -234,6 +234,8 @@ def test_short_drama_accuracy_and_episode_consistency(built):
         got = _row(built, f"SELECT * FROM short_drama_metrics WHERE model = '{model}'")
         assert got["accuracy"] == pytest.approx(drama["correct"].mean())
         assert got["episode_consistency"] == pytest.approx(drama.groupby("episode")["correct"].all().mean())
+        chance = drama.assign(p=1 / drama["n_options"]).groupby("episode")["p"].prod().mean()
+        assert got["episode_consistency_chance"] == pytest.approx(chance)  # (1/3)^2 and 1/3, averaged
 
 
 def _mcnemar(b, c):
