@@ -432,6 +432,12 @@ def test_leaderboard_order_and_ties(built):
     assert rows.loc[incomplete, "rank"].isna().all() and set(rows.loc[incomplete, "standing"]) == {"incomplete"}
     assert rows.loc["partial", "incomplete_reason"].startswith("10 of 14 cells have no answer: 10 missing")
     assert not rows.loc[incomplete, "tied_with_above"].any()
+    # rank intervals: each ranked model ranked within every resample among the ranked models
+    assert rows.loc[incomplete, "rank_ci_low"].isna().all()
+    for model in ranked:
+        low, high = rows.loc[model, ["rank_ci_low", "rank_ci_high"]]
+        assert 1 <= low <= high <= len(ranked)
+    assert rows.loc["good", "rank_ci_low"] == 1
     assert not board.iloc[0]["tied_with_above"]
     assert set(board.columns) >= {"ci_low", "ci_high", "macro_accuracy", "temporal_miou", "letter_bias_tvd"}
 

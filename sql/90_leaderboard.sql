@@ -16,6 +16,16 @@ WITH detection AS (
            kappa_ci_high, n AS n_yes_no
     FROM detection_metrics WHERE dimension IS NULL AND category IS NULL AND generator IS NULL
 ),
+rank_ci AS (  -- each ranked model's rank in every resample (accuracy_resamples), 2.5% and 97.5% points
+    SELECT model, quantile_disc(resample_rank, 0.025) AS rank_ci_low, quantile_disc(resample_rank, 0.975) AS rank_ci_high
+    FROM (
+        SELECT a.model, rank() OVER (PARTITION BY a.resample ORDER BY a.accuracy DESC) AS resample_rank
+        FROM accuracy_resamples a
+        JOIN completeness k ON k.model = a.model AND k.standing = 'ranked'
+        ANTI JOIN (SELECT name FROM models WHERE ablation_of IS NOT NULL) abl ON abl.name = a.model
+    )
+    GROUP BY model
+),
 served AS (
     SELECT model, string_agg(DISTINCT served_model, ', ' ORDER BY served_model) AS served_models
     FROM predictions WHERE served_model IS NOT NULL GROUP BY model
@@ -74,6 +84,8 @@ ranked AS (
 )
 SELECT
     r.rank,
+    rank_ci.rank_ci_low,
+    rank_ci.rank_ci_high,
     r.model,
     r.standing,
     round(r.completeness, 4) AS completeness,
@@ -129,6 +141,7 @@ SELECT
 FROM ranked r
 LEFT JOIN ci USING (model)
 LEFT JOIN served USING (model)
+LEFT JOIN rank_ci USING (model)
 LEFT JOIN detection det USING (model)
 LEFT JOIN models reg ON reg.name = r.model AND reg.status = 'active'
 LEFT JOIN pairwise_tests p

@@ -172,11 +172,9 @@ def headline_intervals(
     return pd.DataFrame(rows, columns=HEADLINE_COLUMNS)
 
 
-def pairwise_intervals(choice: pd.DataFrame, weights: np.ndarray, n_clusters: int) -> pd.DataFrame:
-    """Per pair, over all choice instances (non-answers count as wrong, as in the ranking): the
-    clustered paired test and the 95% interval of accuracy(a) - accuracy(b) that inverts it
-    (metrics/pairwise.py: what `significant` and the published interval use), beside the paired
-    bootstrap percentile interval and p-value from the shared resamples (for reference)."""
+def _accuracy_matrix(choice: pd.DataFrame, weights: np.ndarray, n_clusters: int):
+    """(models, per-instance correct matrix, cluster of each instance, accuracy[model, resample])
+    over all choice instances, non-answers wrong (as the ranking scores them)."""
     models = sorted(choice["model"].unique())
     instances = pd.Index(sorted(choice["instance_id"].unique()))
     cluster_of = choice.drop_duplicates("instance_id").set_index("instance_id")["cluster"].reindex(instances)
@@ -189,6 +187,23 @@ def pairwise_intervals(choice: pd.DataFrame, weights: np.ndarray, n_clusters: in
     counts = np.bincount(cluster_of.to_numpy(), minlength=n_clusters).astype(np.float64)
     totals = counts @ weights
     acc = (per_cluster @ weights) / totals  # models x resamples
+    return models, correct, cluster_of, acc
+
+
+def accuracy_resamples(choice: pd.DataFrame, weights: np.ndarray, n_clusters: int) -> pd.DataFrame:
+    """Each model's accuracy in each resample (long form): the leaderboard ranks the models within
+    every resample to give each rank its interval."""
+    models, _, _, acc = _accuracy_matrix(choice, weights, n_clusters)
+    resample = np.tile(np.arange(acc.shape[1]), len(models))
+    return pd.DataFrame({"model": np.repeat(models, acc.shape[1]), "resample": resample, "accuracy": acc.ravel()})
+
+
+def pairwise_intervals(choice: pd.DataFrame, weights: np.ndarray, n_clusters: int) -> pd.DataFrame:
+    """Per pair, over all choice instances (non-answers count as wrong, as in the ranking): the
+    clustered paired test and the 95% interval of accuracy(a) - accuracy(b) that inverts it
+    (metrics/pairwise.py: what `significant` and the published interval use), beside the paired
+    bootstrap percentile interval and p-value from the shared resamples (for reference)."""
+    models, correct, cluster_of, acc = _accuracy_matrix(choice, weights, n_clusters)
     out = []
     resamples = weights.shape[1]
     for a in range(len(models) - 1):
@@ -229,6 +244,9 @@ def bootstrap_tables(
         ),
         "detection_ci": pd.DataFrame(columns=DETECTION_CI_COLUMNS),
         "generator_profile": pd.DataFrame(columns=PROFILE_COLUMNS),
+        "accuracy_resamples": pd.DataFrame(
+            {"model": pd.Series(dtype=str), "resample": pd.Series(dtype="int64"), "accuracy": pd.Series(dtype=float)}
+        ),
     }
     if scores.empty or clusters.empty:
         return empty
@@ -252,6 +270,9 @@ def bootstrap_tables(
         else empty["generator_profile"],
         "bootstrap_ci": accuracy_intervals(choice, weights, seed) if len(choice) else empty["bootstrap_ci"],
         "headline_ci": headline_intervals(choice, temporal, episodes, circular, weights),
+        "accuracy_resamples": accuracy_resamples(choice, weights, n_clusters)
+        if len(choice)
+        else empty["accuracy_resamples"],
         "pairwise_bootstrap": pairwise_intervals(choice, weights, n_clusters)
         if len(choice)
         else empty["pairwise_bootstrap"],
