@@ -133,6 +133,11 @@ class ModelEntry(_Strict):
     ablations: list[Ablation] = []
     ablation_of: str | None = None  # set on an ablated copy: the entry it ablates (never written by hand)
     ablation: Ablation | None = None
+    # Ask every cell this many times: repeat k > 0 is the entry `<name>.r<k>` (own partition and
+    # cache keys; the random baseline draws anew), read in the `stability` table.
+    repeats: Annotated[int, Field(ge=1, le=20)] = 1
+    repeat_of: str | None = None  # set on a repeat copy: the entry it repeats
+    repeat: int | None = None
     price: Price | None = None  # None: cost unknown (recorded as null, never as 0)
     concurrency: Annotated[int, Field(ge=1, le=1024)] = 4
     max_retries: Annotated[int, Field(ge=0, le=100)] = 3
@@ -274,6 +279,7 @@ class ModelEntry(_Strict):
             "media_recipe": self.media_recipe,
             **({"delivery": self.delivery} if self.delivery else {}),
             **({"ablation": self.ablation} if self.ablation else {}),
+            **({"repeat": self.repeat} if self.repeat else {}),
         }
 
 
@@ -457,13 +463,31 @@ def ablated_entries(entry: ModelEntry) -> list[tuple[str, ModelEntry | None, str
     return out
 
 
+def repeated_entries(entry: ModelEntry) -> list[tuple[str, ModelEntry | None, str | None]]:
+    """(name, copy or None, reason) for repeats 1..repeats-1 of the entry."""
+    out = []
+    for k in range(1, entry.repeats):
+        name = f"{entry.name}.r{k}"
+        raw = entry.model_dump(exclude={"repeats", "ablations", "judge"}) | {
+            "name": name,
+            "repeat_of": entry.name,
+            "repeat": k,
+            "seed": entry.seed + k,  # the random baseline draws anew; API entries differ by their sampling
+        }
+        try:
+            out.append((name, parse_entry(raw), None))
+        except RegistryError as exc:
+            out.append((name, None, f"repeat {k}: {exc}"))
+    return out
+
+
 def _with_ablations(entries: list[ModelEntry], invalid: list[dict]) -> tuple[list[ModelEntry], list[dict]]:
-    """The entries plus an ablated copy per listed ablation; a copy whose name is taken or whose
-    media its model cannot take is invalid with the reason."""
+    """The entries plus an ablated copy per listed ablation and a copy per repeat; a copy whose name
+    is taken or whose media its model cannot take is invalid with the reason."""
     names = {e.name for e in entries} | {bad["name"] for bad in invalid}
     out = list(entries)
     for entry in entries:
-        for name, copy, reason in ablated_entries(entry):
+        for name, copy, reason in [*ablated_entries(entry), *repeated_entries(entry)]:
             if copy is not None and name in names:
                 copy, reason = None, f"ablation name {name!r} is taken by another entry"
             if copy is None:
@@ -486,6 +510,8 @@ REGISTRY_COLUMNS = [
     "baseline",
     "ablation_of",  # the entry an ablated copy ablates (NULL for every other entry)
     "ablation",
+    "repeat_of",  # the entry a repeat copy repeats (NULL for every other entry)
+    "repeat",
     "status",  # MODEL_STATUSES
     "valid",
     "reason",
@@ -510,6 +536,8 @@ def registry_frame(load, predictions_dir: Path | None = None) -> pd.DataFrame:
             "baseline": e.baseline,
             "ablation_of": e.ablation_of,
             "ablation": e.ablation,
+            "repeat_of": e.repeat_of,
+            "repeat": e.repeat,
             "status": "active",
             "valid": True,
             "reason": None,

@@ -22,6 +22,12 @@ SELECT * FROM read_parquet(coalesce(getvariable('mtavg_data_dir'), 'data') || '/
 -- registries written before modality ablations existed
 ALTER TABLE models ADD COLUMN IF NOT EXISTS ablation_of VARCHAR;
 ALTER TABLE models ADD COLUMN IF NOT EXISTS ablation VARCHAR;
+ALTER TABLE models ADD COLUMN IF NOT EXISTS repeat_of VARCHAR;
+ALTER TABLE models ADD COLUMN IF NOT EXISTS repeat INTEGER;
+-- Copies of an entry that the registry makes itself (modality ablations, repeats): controls read in
+-- modality_reliance and stability, never ranked or compared pairwise.
+CREATE OR REPLACE VIEW entry_copies AS
+SELECT DISTINCT name FROM models WHERE ablation_of IS NOT NULL OR repeat_of IS NOT NULL;
 
 -- Every row of every prediction file, with the folder it was read from and its rank among the
 -- copies of its key (copies in the model's own folder first, then the latest).

@@ -24,8 +24,8 @@ WITH pairs AS (
     FROM scores a
     JOIN scores b ON a.instance_id = b.instance_id AND a.model < b.model
     WHERE a.question_type <> 'temporal'
-      AND a.model NOT IN (SELECT name FROM models WHERE ablation_of IS NOT NULL)
-      AND b.model NOT IN (SELECT name FROM models WHERE ablation_of IS NOT NULL)
+      AND a.model NOT IN (SELECT name FROM entry_copies)
+      AND b.model NOT IN (SELECT name FROM entry_copies)
     GROUP BY a.model, b.model
 ),
 exact AS (

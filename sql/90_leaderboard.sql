@@ -22,7 +22,7 @@ rank_ci AS (  -- each ranked model's rank in every resample (accuracy_resamples)
         SELECT a.model, rank() OVER (PARTITION BY a.resample ORDER BY a.accuracy DESC) AS resample_rank
         FROM accuracy_resamples a
         JOIN completeness k ON k.model = a.model AND k.standing = 'ranked'
-        ANTI JOIN (SELECT name FROM models WHERE ablation_of IS NOT NULL) abl ON abl.name = a.model
+        ANTI JOIN entry_copies copies ON copies.name = a.model
     )
     GROUP BY model
 ),
@@ -72,8 +72,8 @@ ranked AS (
         b.rstd
     FROM metrics_by_model m
     JOIN completeness k ON k.model = m.model
-    -- ablated copies (audio_off, video_off, text_only) are controls, read in modality_reliance
-    ANTI JOIN (SELECT name FROM models WHERE ablation_of IS NOT NULL) abl ON abl.name = m.model
+    -- ablated and repeat copies are controls, read in modality_reliance and stability
+    ANTI JOIN entry_copies copies ON copies.name = m.model
     LEFT JOIN temporal_metrics t ON t.model = m.model AND t.dimension = 'all'
     LEFT JOIN short_drama_metrics d ON d.model = m.model
     LEFT JOIN circular_metrics c ON c.model = m.model

@@ -137,7 +137,7 @@ def prediction_files(layout: DataLayout) -> list[Path]:
 
 def write_bootstrap_tables(con: duckdb.DuckDBPyConnection, n_resamples: int, seed: int) -> None:
     """Compute the clustered bootstrap and store instance_clusters, bootstrap_ci, headline_ci,
-    pairwise_bootstrap, detection_ci, generator_profile and modality_reliance."""
+    pairwise_bootstrap, detection_ci, generator_profile, modality_reliance and stability."""
     clusters = instance_clusters(con.execute("SELECT instance_id, clip_ids, meta FROM qa_instances").df())
     scores = con.execute(
         "SELECT model, instance_id, episode_id, question_type, dimension, category, subset, source_generator, "
@@ -153,6 +153,7 @@ def write_bootstrap_tables(con: duckdb.DuckDBPyConnection, n_resamples: int, see
         scores, clusters, episodes, circular, n_resamples=n_resamples, seed=seed, detection=detection
     )
     tables["modality_reliance"] = _modality_reliance(con, tables["instance_clusters"])
+    tables["stability"] = _stability(con)
     for name, frame in tables.items():
         con.register("frame", frame)
         con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM frame')
@@ -172,6 +173,21 @@ def _modality_reliance(con: duckdb.DuckDBPyConnection, clusters: pd.DataFrame) -
     cluster_of = clusters.set_index("instance_id")["cluster_id"]
     choice = choice.assign(cluster=cluster_of.reindex(choice["instance_id"]).to_numpy())
     return modality_reliance(choice[choice["cluster"].notna()], ablations)
+
+
+def _stability(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    from mtavg_assets.metrics.stability import COLUMNS, stability
+
+    repeats = con.execute(
+        "SELECT DISTINCT name, repeat_of FROM models WHERE repeat_of IS NOT NULL AND status = 'active'"
+    ).df()
+    if repeats.empty:
+        return pd.DataFrame({c: pd.Series(dtype=str if c == "model" else float) for c in COLUMNS})
+    choice = con.execute(
+        "SELECT model, instance_id, status, parsed_answer, gold_answer, coalesce(correct, false) AS correct "
+        "FROM scores WHERE question_type <> 'temporal'"
+    ).df()
+    return stability(choice, repeats)
 
 
 def build_metric_tables(
