@@ -85,6 +85,7 @@ def _mcq_items() -> list[dict]:
         rng.shuffle(options)
         gold = rng.choice(options)
         category = next((k for k, v in LABELS.items() if v == gold), "lip_sync_drift")
+        gold_letter = "ABCD"[options.index(gold)]
         rows.append(
             {
                 **{k: v for k, v in ITEMS[c * PER_CLIP].items() if not k.startswith("_")},
@@ -97,7 +98,10 @@ def _mcq_items() -> list[dict]:
                 "n_options": 4,
                 "answer": "ABCD"[options.index(gold)],
                 "content_hash": f"h-m{c:02d}",
-                "meta": json.dumps({"episode_id": f"e{c}"}),
+                # three annotators: two agree with the key, the third picks at random
+                "meta": json.dumps(
+                    {"episode_id": f"e{c}", "annotations": [gold_letter, gold_letter, rng.choice("ABCD")]}
+                ),
             }
         )
     return rows
@@ -206,6 +210,7 @@ def built(tmp_path_factory):
             "board": con.execute("SELECT * FROM leaderboard").df().set_index("model"),
             "confusion": con.execute("SELECT * FROM category_confusion").df(),
             "profile": con.execute("SELECT * FROM generator_profile").df(),
+            "human": con.execute("SELECT * FROM human_agreement").df().set_index("model"),
         }
 
 
@@ -411,3 +416,39 @@ def test_the_profile_plot_draws_each_generator(built, tmp_path):
     assert markdown.startswith("![profile](data:image/png;base64,") and (tmp_path / "profile.png").stat().st_size > 0
     chance_only = built["profile"][built["profile"]["evaluator"] != "detector"]
     assert generator_profiles(chance_only, tmp_path / "none.png") is None  # nothing better than chance to draw
+
+
+def _alpha_by_pairs(units: list[list[str]]) -> float:
+    """Nominal Krippendorff's alpha as 1 - D_o / D_e over pairable values: D_o the share of
+    disagreeing ordered pairs within units (each unit weighted by 1/(m-1)), D_e over all values."""
+    values = [v for u in units if len(u) >= 2 for v in u]
+    n = len(values)
+    observed = (
+        sum(
+            sum(a != b for i, a in enumerate(u) for j, b in enumerate(u) if i != j) / (len(u) - 1)
+            for u in units
+            if len(u) >= 2
+        )
+        / n
+    )
+    expected = sum(a != b for i, a in enumerate(values) for j, b in enumerate(values) if i != j) / (n * (n - 1))
+    return 1 - observed / expected
+
+
+def test_human_agreement_reports_the_annotators_alpha_and_each_models_agreement_with_their_majority(built):
+    from collections import Counter
+
+    from mtavg_assets.metrics.agreement import krippendorff_alpha
+
+    units = [json.loads(i["meta"])["annotations"] for i in MCQ]
+    human = built["human"]
+    assert human.loc["detector", "krippendorff_alpha"] == pytest.approx(_alpha_by_pairs(units), abs=1e-12)
+    assert krippendorff_alpha([["A", "A"], ["B", "B"]]) == 1.0
+    for model in ANSWERS:
+        agree = []
+        for item in MCQ:
+            majority = Counter(json.loads(item["meta"])["annotations"]).most_common(1)[0][0]  # 2 of 3 always agree
+            status, letter = ANSWERS[model][item["instance_id"]]
+            agree.append(status == "ok" and letter == majority)
+        assert human.loc[model, "model_majority_agreement"] == pytest.approx(np.mean(agree), abs=1e-12)
+        assert human.loc[model, "n_items"] == len(MCQ)

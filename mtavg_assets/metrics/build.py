@@ -137,7 +137,8 @@ def prediction_files(layout: DataLayout) -> list[Path]:
 
 def write_bootstrap_tables(con: duckdb.DuckDBPyConnection, n_resamples: int, seed: int) -> None:
     """Compute the clustered bootstrap and store instance_clusters, bootstrap_ci, headline_ci,
-    pairwise_bootstrap, detection_ci, generator_profile, modality_reliance and stability."""
+    pairwise_bootstrap, detection_ci, generator_profile, modality_reliance, stability and
+    human_agreement."""
     clusters = instance_clusters(con.execute("SELECT instance_id, clip_ids, meta FROM qa_instances").df())
     scores = con.execute(
         "SELECT model, instance_id, episode_id, question_type, dimension, category, subset, source_generator, "
@@ -154,6 +155,7 @@ def write_bootstrap_tables(con: duckdb.DuckDBPyConnection, n_resamples: int, see
     )
     tables["modality_reliance"] = _modality_reliance(con, tables["instance_clusters"])
     tables["stability"] = _stability(con)
+    tables["human_agreement"] = _human_agreement(con)
     for name, frame in tables.items():
         con.register("frame", frame)
         con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM frame')
@@ -188,6 +190,20 @@ def _stability(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         "FROM scores WHERE question_type <> 'temporal'"
     ).df()
     return stability(choice, repeats)
+
+
+def _human_agreement(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    from mtavg_assets.metrics.agreement import COLUMNS, human_agreement
+
+    instances = con.execute("SELECT instance_id, meta FROM qa_instances WHERE question_type <> 'temporal'").df()
+    choice = con.execute(
+        "SELECT model, instance_id, status, parsed_answer FROM scores WHERE question_type <> 'temporal' "
+        "AND model NOT IN (SELECT name FROM entry_copies)"
+    ).df()
+    frame = human_agreement(instances, choice)
+    if frame.empty:
+        return pd.DataFrame({c: pd.Series(dtype=str if c == "model" else float) for c in COLUMNS})
+    return frame
 
 
 def build_metric_tables(
