@@ -1,9 +1,12 @@
 -- Accuracy with 95% bootstrap confidence intervals. bootstrap_ci and headline_ci are computed by
 -- the metric build: connected components of the instance-clip graph (clips linked by a shared
 -- question or by their episode) are resampled with replacement, fixed seed, the same resamples
--- for every model and metric. ci_digits is the number of decimals the resample count supports.
+-- for every model and metric. ci_digits is the number of decimals the resample count supports. A
+-- group's interval (per dimension, category, ...) expands by the clusters its own questions are in;
+-- under 5 such clusters it is NULL and ci_note says so.
 CREATE OR REPLACE TABLE metrics_by_group AS
-SELECT a.*, b.ci_low::DOUBLE AS ci_low, b.ci_high::DOUBLE AS ci_high, b.ci_digits::INT AS ci_digits, b.n_resamples
+SELECT a.*, b.ci_low::DOUBLE AS ci_low, b.ci_high::DOUBLE AS ci_high, b.ci_digits::INT AS ci_digits, b.n_resamples,
+       b.ci_note
 FROM accuracy_by_group a
 LEFT JOIN bootstrap_ci b USING (model, group_by, group_value);
 

@@ -29,7 +29,7 @@ GROUPINGS = ("overall", "dimension", "category", "subset", "question_type", "sou
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 20261125
 LEVEL = 0.95
-CI_COLUMNS = ["model", "group_by", "group_value", "ci_low", "ci_high", "ci_digits", "n_resamples", "seed"]
+CI_COLUMNS = ["model", "group_by", "group_value", "ci_low", "ci_high", "ci_digits", "n_resamples", "seed", "ci_note"]
 HEADLINE_COLUMNS = ["model", "metric", "ci_low", "ci_high", "ci_digits", "n_resamples"]
 PAIR_COLUMNS = ["model_a", "model_b", "bootstrap_ci_low", "bootstrap_ci_high", "bootstrap_p"]
 CLUSTER_COLUMNS = ["instance_id", "cluster_id", "cluster_size"]
@@ -116,16 +116,41 @@ def ratio_samples(keys: pd.Series | pd.MultiIndex, cluster: np.ndarray, num, den
         return uniques, (k @ weights) / (n @ weights)
 
 
+MIN_GROUP_CLUSTERS = 5
+TOO_FEW_CLUSTERS = f"too few clusters (under {MIN_GROUP_CLUSTERS}) for an interval"
+
+
 def accuracy_intervals(scores: pd.DataFrame, weights: np.ndarray, seed: int) -> pd.DataFrame:
-    """Intervals of accuracy for every (model, grouping, value); `scores` carries `cluster`."""
+    """Intervals of accuracy for every (model, grouping, value); `scores` carries `cluster`. The
+    overall interval expands by the number of clusters; a group's (a dimension, category, ...) by
+    the clusters that group's questions are in, and a group in fewer than MIN_GROUP_CLUSTERS
+    clusters gets no interval (ci_note says why): its percentile interval would not hold 95%."""
     out = []
+    cluster = scores["cluster"].to_numpy()
     for group_by in GROUPINGS:
         values = scores[group_by] if group_by != "overall" else pd.Series("all", index=scores.index)
         keys = pd.MultiIndex.from_arrays([scores["model"], values])
-        uniques, samples = ratio_samples(keys, scores["cluster"].to_numpy(), scores["correct"], 1.0, weights)
-        low, high, digits = intervals(samples, weights)
-        for (model, value), lo, hi, d in zip(uniques, low, high, digits, strict=True):
-            out.append((model, group_by, value, float(lo), float(hi), int(d), weights.shape[1], seed))
+        uniques, samples = ratio_samples(keys, cluster, scores["correct"], 1.0, weights)
+        if group_by == "overall":
+            low, high, digits = intervals(samples, weights)
+            notes = [None] * len(uniques)
+        else:
+            codes, _ = pd.factorize(keys)
+            own = pd.Series(cluster).groupby(codes).nunique().reindex(range(len(uniques))).to_numpy()
+            low, high, digits = (np.full(len(uniques), np.nan) for _ in range(3))
+            notes = [None] * len(uniques)
+            for index, n_clusters in enumerate(own):
+                if n_clusters < MIN_GROUP_CLUSTERS:
+                    notes[index] = TOO_FEW_CLUSTERS
+                    continue
+                q = tail_probability(int(n_clusters))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    low[index], high[index] = np.nanpercentile(samples[index], [100 * q, 100 * (1 - q)])
+                digits[index] = ci_digits(samples[index : index + 1], weights.shape[1], q)[0]
+        for (model, value), lo, hi, d, note in zip(uniques, low, high, digits, notes, strict=True):
+            d = 4 if d != d else int(d)  # no interval: no digits to support
+            out.append((model, group_by, value, float(lo), float(hi), d, weights.shape[1], seed, note))
     return pd.DataFrame(out, columns=CI_COLUMNS)
 
 
