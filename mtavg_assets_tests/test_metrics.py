@@ -460,3 +460,14 @@ def test_a_bad_completeness_threshold_is_refused_with_its_name(monkeypatch, raw)
     monkeypatch.setenv(MIN_COMPLETENESS_ENV, raw)
     with pytest.raises(ValueError, match=MIN_COMPLETENESS_ENV):
         min_completeness()
+
+
+def test_rstd_per_number_of_options(built):
+    got = built.execute("SELECT * FROM position_bias_by_options WHERE model = 'half'").df()
+    frame = _choice("half")
+    for row in got.itertuples():
+        group = frame[(frame["question_type"] == row.question_type) & (frame["n_options"] == row.n_options)]
+        recall = group.groupby("answer")["correct"].mean()
+        assert row.rstd == pytest.approx(float(np.std(recall.to_numpy())), abs=1e-12)
+        assert row.n_positions == len(recall) and row.n == len(group)
+    assert got["random_rstd"].isna().all()  # no random baseline in this registry

@@ -42,6 +42,10 @@ def test_pipeline_builds_every_table_and_reruns_call_no_evaluator(pipeline):
     board = _db(pipeline.layout, "SELECT * FROM leaderboard")
     assert set(board["model"]) == {"random", "prior"} and board["baseline"].all()
     assert set(board["standing"]) == {"ranked"} and board["balanced_accuracy"].notna().all()
+    by_options = _db(pipeline.layout, "SELECT * FROM position_bias_by_options")
+    own = by_options[by_options["model"] == "random"]
+    assert len(own) and (own["rstd"] == own["random_rstd"]).all()  # the reference is the random baseline's
+    assert by_options["random_rstd"].notna().all()
     confusion = _db(pipeline.layout, "SELECT * FROM category_confusion")
     assert len(confusion) > 0 and (pipeline.layout.root / "plots" / "category_confusion.png").exists()
 

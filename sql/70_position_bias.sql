@@ -57,3 +57,27 @@ SELECT t.model, t.question_type, t.n_answered,
        CASE WHEN t.n_answered > 0 THEN r.rstd END AS rstd, r.n_positions,
        t.total_variation_distance, t.most_chosen_letter, t.most_chosen_share
 FROM tvd t LEFT JOIN rstd r USING (model, question_type);
+
+-- RStd per number of options (a 2-option and a 5-option question do not spread recall alike),
+-- beside the random baseline's RStd for the same question type and option count: the spread that
+-- sampling alone produces at this benchmark's size (NULL without a random baseline entry).
+CREATE OR REPLACE TABLE position_bias_by_options AS
+WITH recall AS (
+    SELECT model, question_type, n_options, gold_answer AS letter, avg(correct::INT) AS recall, count(*) AS n
+    FROM scores
+    WHERE question_type <> 'temporal' AND gold_answer IS NOT NULL
+    GROUP BY ALL
+),
+by_model AS (
+    SELECT model, question_type, n_options, stddev_pop(recall) AS rstd, count(*) AS n_positions, sum(n) AS n
+    FROM recall GROUP BY ALL
+),
+reference AS (
+    SELECT question_type, n_options, avg(rstd) AS random_rstd
+    FROM by_model b
+    JOIN (SELECT DISTINCT name FROM models m WHERE m.provider = 'random' AND m.status = 'active') r ON r.name = b.model
+    GROUP BY ALL
+)
+SELECT b.model, b.question_type, b.n_options::INT AS n_options, b.n, b.n_positions, b.rstd, f.random_rstd
+FROM by_model b
+LEFT JOIN reference f USING (question_type, n_options);
