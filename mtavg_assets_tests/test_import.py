@@ -321,3 +321,34 @@ def test_a_mapping_gives_exactly_one_clip_source(tmp_path):
     path.write_text(DRAMA_MAPPING.replace("  clips: shots\n", ""))
     with pytest.raises(MappingError, match="exactly one of"):
         load_mapping(path)
+
+
+def test_a_new_generators_unlabelled_rows_import_without_an_answer(tmp_path):
+    source = tmp_path / "release"
+    _clip(source / "clips" / "k1.mp4", seconds=3)
+    rows = [
+        {
+            "id": 1,
+            "prompt": "Is there identity drift?",
+            "opt1": "Yes",
+            "opt2": "No",
+            "correct": "",
+            "split": "unlabelled",
+        },
+        {"id": 2, "prompt": "Is there identity drift?", "opt1": "Yes", "opt2": "No", "correct": "", "split": "core"},
+    ]
+    frame = pd.DataFrame(rows).assign(clip="k1", failure="identity_drift", kind="yes_no")
+    (source / "labels").mkdir()
+    frame.to_csv(source / "labels" / "new.csv", index=False)
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(
+        MAPPING.replace("  options: [opt1, opt2, opt3]\n", "  options: [opt1, opt2]\n  subset: split\n")
+        .replace("  answer_span: window\n", "")
+        .replace("  episode: story\n", "")
+    )
+    into = tmp_path / "bench"
+    done = run_cli(f"import --format generic --source {source} --mapping {mapping} --into {into}", into)
+    assert done.returncode == 0, done.stderr
+    assert "rows: 2 = 1 imported + 1 rejected" in done.stdout  # a labelled row still needs its answer
+    (qa,) = [json.loads(line) for line in (into / "qa" / "custom.jsonl").read_text().splitlines()]
+    assert qa["subset"] == "unlabelled" and qa["answer"] is None and qa["instance_id"] == "c-1"

@@ -23,7 +23,7 @@ from mtavg_assets.atomic import temp_beside, write_text_atomic
 from mtavg_assets.importing.mapping import FieldSpec, ImportMapping, is_null, plain
 from mtavg_assets.jsonl import parse_line
 from mtavg_assets.media.probe import sha256_of
-from mtavg_assets.qa.schema import MAX_OPTIONS, SUBSET_OF, QARecord
+from mtavg_assets.qa.schema import MAX_OPTIONS, SUBSET_OF, UNLABELLED, QARecord
 from mtavg_assets.settings import DEFAULT_DATA_DIR, DataLayout
 from mtavg_assets.task.letters import letter
 from mtavg_assets.task.letters import letters as letters_of
@@ -498,7 +498,11 @@ def import_release(source: Path, mapping: ImportMapping, into: Path) -> ImportSu
                 record["options"] = _options(row, mapping)
                 if record["options"] is None:
                     raise RowRejected("no options")
-                record["answer"] = _answer(row, mapping, record["options"])
+                raw_answer = mapping.fields.answer.get(row) if mapping.fields.answer else None
+                if record["subset"] == UNLABELLED and (is_null(raw_answer) or raw_answer == ""):
+                    record["answer"] = None  # a new generator's clips: asked, profiled, never scored
+                else:
+                    record["answer"] = _answer(row, mapping, record["options"])
             try:
                 placeholders = [f"clip{i}" for i in range(max(1, clips.count(row)))]
                 QARecord.model_validate({**record, "clip_ids": placeholders})
