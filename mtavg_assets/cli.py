@@ -207,6 +207,28 @@ def run_import(args, layout: DataLayout) -> int:
     return 0
 
 
+def run_estimate(layout: DataLayout) -> int:
+    from mtavg_assets.predictions.estimate import estimate
+    from mtavg_assets.registry import load_registry
+
+    if not layout.derived("validated_qa").exists():
+        print(
+            f"estimate: no validated QA in {layout.root}: run `python -m mtavg_assets run` (or demo) first",
+            file=sys.stderr,
+        )
+        return 2
+    load = load_registry(layout.models_file)
+    for bad in load.invalid:
+        print(f"models.yaml: entry {bad['name'] or bad['index']} is invalid: {bad['reason']}", file=sys.stderr)
+    table = estimate(layout, load.entries, layout.read("validated_qa"))
+    print(table.to_markdown(index=False))
+    known = table["cost_usd"].dropna()
+    print(
+        f"\ntotal: {int(table['to_ask'].sum())} cells to ask, estimated ${known.sum():.4f} for the entries with prices"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mtavg", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -215,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--regenerate", action="store_true", help="re-render the demo benchmark")
     sub.add_parser("run", help="prepare, evaluate and build metrics for the benchmark in MTAVG_DATA_DIR as it is")
     sub.add_parser("leaderboard", help="print the leaderboard from the DuckDB file")
+    sub.add_parser(
+        "estimate", help="cells, tokens, cost and time each registered entry would take, before any call (no keys)"
+    )
     imp = sub.add_parser("import", help="convert a downloaded release into a benchmark directory")
     imp.add_argument("--format", required=True, help="preset: mtavg, videomme, worldsense, dailyomni, or generic")
     imp.add_argument("--source", type=Path, help="the release's folder (or where --hf-repo downloads it)")
@@ -229,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "import":
         return run_import(args, layout)
+    if args.command == "estimate":
+        return run_estimate(layout)
     os.environ.setdefault("MTAVG_PROGRESS_BAR", "1")
     started = time.monotonic()
     if args.command == "demo":

@@ -82,7 +82,8 @@ _GEMINI_VIDEO = dict(
     max_fps=24.0,
     media_resolutions=("low", "medium", "high"),
 )
-_GEMINI_3 = dict(_GEMINI_VIDEO, thinking="level", thinking_off=False, sampling="yes")
+# Gemini 3 reads a video frame as 70 tokens at its default media resolution (ai.google.dev/gemini-api/docs/gemini-3)
+_GEMINI_3 = dict(_GEMINI_VIDEO, thinking="level", thinking_off=False, sampling="yes", tokens_per_frame=70)
 _OPENAI_REASONING = dict(
     media=("frames", "none"),
     default_media="frames",
