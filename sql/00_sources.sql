@@ -34,7 +34,9 @@ SELECT DISTINCT name FROM models WHERE ablation_of IS NOT NULL OR repeat_of IS N
 CREATE OR REPLACE TEMP TABLE prediction_rows AS
 WITH files AS (
     SELECT
-        * EXCLUDE (filename),
+        -- (model, instance_id, rotation) is the key; a row written before rotations existed is rotation 0
+        * EXCLUDE (filename, rotation),
+        coalesce(rotation, 0)::BIGINT AS rotation,
         regexp_extract(replace(filename, '\', '/'), '([^/]+)/predictions\.parquet$', 1) AS folder,
         filename AS source_file
     FROM read_parquet(
@@ -48,7 +50,7 @@ WITH files AS (
 SELECT
     * EXCLUDE (source_file),
     row_number() OVER (
-        PARTITION BY model, instance_id, coalesce(rotation, 0)
+        PARTITION BY model, instance_id, rotation
         ORDER BY model IS NOT DISTINCT FROM folder DESC, created_at DESC NULLS LAST, cache_key DESC NULLS LAST,
                  status, source_file
     ) AS copy_rank
@@ -70,10 +72,10 @@ CREATE OR REPLACE TEMP TABLE prediction_rows_keyed AS
 SELECT r.*, k.cache_key IS NOT NULL AS current_cell, coalesce(k.cache_key = r.cache_key, false) AS current_key
 FROM prediction_rows r
 LEFT JOIN current_keys k
-       ON k.model = r.model AND k.instance_id = r.instance_id AND k.rotation = coalesce(r.rotation, 0);
+       ON k.model = r.model AND k.instance_id = r.instance_id AND k.rotation = r.rotation;
 
 CREATE OR REPLACE TABLE prediction_exclusions AS
-SELECT folder, model, instance_id, coalesce(rotation, 0) AS rotation, status, created_at, reason
+SELECT folder, model, instance_id, rotation, status, created_at, reason
 FROM (
     SELECT
         r.*,

@@ -52,4 +52,4 @@ SELECT
 FROM cells c
 LEFT JOIN predictions p
        ON p.model = c.model AND p.instance_id = c.instance_id AND p.instance_content_hash = c.content_hash
-      AND coalesce(p.rotation, 0) = 0;
+      AND p.rotation = 0;

@@ -3,7 +3,7 @@
 -- missing rotation counts as wrong). circular_chance is what uniform guessing scores: (1/k)^k.
 CREATE OR REPLACE TABLE circular_items AS
 WITH circular_models AS (
-    SELECT DISTINCT model FROM predictions WHERE coalesce(rotation, 0) > 0
+    SELECT DISTINCT model FROM predictions WHERE rotation > 0
 )
 SELECT
     m.model,

@@ -57,7 +57,7 @@ CROSS JOIN qa_instances q
 JOIN positive p ON p.instance_id = q.instance_id
 LEFT JOIN predictions pr
        ON pr.model = m.model AND pr.instance_id = q.instance_id AND pr.instance_content_hash = q.content_hash
-      AND coalesce(pr.rotation, 0) = 0
+      AND pr.rotation = 0
 WHERE q.subset = 'unlabelled' AND q.question_type = 'yes_no' AND p.positive_letter IS NOT NULL;
 
 CREATE OR REPLACE TABLE detection_points AS

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow.parquet as pq
 
+from mtavg_assets.predictions.store import KEY, with_rotation
 from mtavg_assets.settings import DataLayout
 
-KEY = ["model", "instance_id", "rotation"]
 AUDIT_COLUMNS = ["folder", "model", "instance_id", "rotation", "copies", "problem"]
 DUPLICATE = "duplicate key"
 MISPLACED = "model column does not match folder"
@@ -21,7 +21,7 @@ def audit_predictions(layout: DataLayout) -> pd.DataFrame:
     files = sorted(folder_root.glob("*/predictions.parquet")) if folder_root.is_dir() else []
     for path in files:
         rows = pq.read_table(path, columns=[c for c in KEY if c in pq.read_schema(path).names]).to_pandas()
-        rows = rows.reindex(columns=KEY).assign(rotation=lambda f: f["rotation"].fillna(0).astype("int64"))
+        rows = with_rotation(rows.reindex(columns=KEY))
         folder = path.parent.name
         counts = rows.groupby(KEY, dropna=False).size().rename("copies").reset_index()
         for row in counts[counts["copies"] > 1].itertuples():

@@ -29,7 +29,7 @@ from mtavg_assets.evaluators.offline import learned_identity
 from mtavg_assets.predictions.cache import FINAL_STATUSES, RETRYABLE_STATUSES, CellKeys
 from mtavg_assets.predictions.costs import bill_usd, estimated_input_tokens
 from mtavg_assets.predictions.pacing import OK, OTHER, THROTTLED, Pacer
-from mtavg_assets.predictions.store import PredictionStore
+from mtavg_assets.predictions.store import PredictionStore, with_rotation
 from mtavg_assets.task.parsing import PARSER_VERSION, parse_answer
 from mtavg_assets.task.prompts import render_prompt
 from mtavg_assets.task.rotation import rotate, unrotate_letter
@@ -113,11 +113,11 @@ def select_cells(
     if mode not in CELL_MODES:
         raise ValueError(f"mode must be one of {CELL_MODES}")
     cells = expected_cells(instances, entry)
-    rotation = existing["rotation"] if "rotation" in existing else pd.Series(0, index=existing.index)
+    existing = with_rotation(existing)
     current = {
         (iid, int(rot)): (key, status)
         for iid, rot, key, status in zip(
-            existing["instance_id"], rotation.fillna(0), existing["cache_key"], existing["status"], strict=True
+            existing["instance_id"], existing["rotation"], existing["cache_key"], existing["status"], strict=True
         )
     }
     todo, answered = [], 0

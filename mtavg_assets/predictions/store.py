@@ -56,6 +56,13 @@ SCHEMA = pa.schema(
     ]
 )
 COLUMNS = SCHEMA.names
+KEY = ["model", "instance_id", "rotation"]  # a prediction's key; a row without a rotation is rotation 0
+
+
+def with_rotation(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows with `rotation` filled in (rows from before rotations existed are rotation 0)."""
+    rotation = rows["rotation"] if "rotation" in rows else pd.Series(0, index=rows.index)
+    return rows.assign(rotation=rotation.fillna(0).astype("int64"))
 
 
 INT64_MAX = 2**63 - 1
@@ -112,9 +119,8 @@ class PredictionStore:
         if not frames:
             return pd.DataFrame(columns=COLUMNS)
         rows = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else frames[0]
-        rows = rows.reindex(columns=COLUMNS)  # files from before a column was added read as nulls
-        rows["rotation"] = rows["rotation"].fillna(0).astype("int64")
-        return rows.drop_duplicates(["instance_id", "rotation"], keep="last").reset_index(drop=True)
+        rows = with_rotation(rows.reindex(columns=COLUMNS))  # files from before a column was added read as nulls
+        return rows.drop_duplicates(KEY, keep="last").reset_index(drop=True)
 
     def _read_journal(self) -> list[dict]:
         if not self.journal_path.exists():

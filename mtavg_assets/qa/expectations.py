@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from mtavg_assets.qa.schema import MAX_CLIPS, MAX_OPTIONS, MAX_QUESTION_CHARS
 from mtavg_assets.taxonomy import QUESTION_TYPES, SUBSETS, Taxonomy
 
 SCALAR_COLUMNS = [
@@ -48,10 +49,11 @@ def build_suite(taxonomy: Taxonomy):
         e.ExpectColumnValuesToBeInSet(column="subset", value_set=list(SUBSETS)),
         e.ExpectColumnValuesToBeInSet(column="dimension", value_set=list(taxonomy.dimensions)),
         e.ExpectColumnValuesToBeInSet(column="category", value_set=list(taxonomy.categories)),
-        e.ExpectColumnValueLengthsToBeBetween(column="question", min_value=1),
+        # the limits are the typed QA row's (qa/schema.py), not restated here
+        e.ExpectColumnValueLengthsToBeBetween(column="question", min_value=1, max_value=MAX_QUESTION_CHARS),
         e.ExpectColumnValuesToMatchRegex(column="answer", regex=r"^[A-Z]$"),  # nulls (temporal) are skipped
-        e.ExpectColumnValuesToBeBetween(column="n_options", min_value=2, max_value=26),
-        e.ExpectColumnValuesToBeBetween(column="n_clips", min_value=1),
+        e.ExpectColumnValuesToBeBetween(column="n_options", min_value=2, max_value=MAX_OPTIONS),
+        e.ExpectColumnValuesToBeBetween(column="n_clips", min_value=1, max_value=MAX_CLIPS),
         e.ExpectColumnValuesToBeBetween(column="answer_span_start", min_value=0),
         e.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="answer_span_end", column_B="answer_span_start", ignore_row_if="either_value_is_missing"
