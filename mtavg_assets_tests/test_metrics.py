@@ -471,3 +471,17 @@ def test_rstd_per_number_of_options(built):
         assert row.rstd == pytest.approx(float(np.std(recall.to_numpy())), abs=1e-12)
         assert row.n_positions == len(recall) and row.n == len(group)
     assert got["random_rstd"].isna().all()  # no random baseline in this registry
+
+
+def test_each_headline_metric_is_named_alike_in_python_and_in_both_sql_files(built):
+    import re
+    from pathlib import Path
+
+    from mtavg_assets.metrics.bootstrap import HEADLINE_METRICS
+
+    sql = Path(__file__).parents[1] / "sql"
+    unioned = set(re.findall(r"'(\w+)' AS metric|SELECT model, '(\w+)'", (sql / "50_uncertainty.sql").read_text()))
+    named = {a or b for a, b in unioned}
+    board = set(re.findall(r"WHERE metric = '(\w+)'", (sql / "90_leaderboard.sql").read_text()))
+    computed = set(built.execute("SELECT DISTINCT metric FROM headline_ci").df()["metric"])
+    assert named == board == set(HEADLINE_METRICS) and computed <= set(HEADLINE_METRICS)

@@ -26,6 +26,18 @@ from mtavg_assets.metrics.pairwise import COLUMNS as CLUSTER_TEST_COLUMNS
 from mtavg_assets.metrics.pairwise import paired_cluster_tests
 
 GROUPINGS = ("overall", "dimension", "category", "subset", "question_type", "source_generator")
+# Every headline number with an interval, defined here once: headline_intervals computes exactly
+# these, and sql/50_uncertainty.sql (headline_metrics) and sql/90_leaderboard.sql name exactly these
+# (a test holds the three equal).
+HEADLINE_METRICS = (
+    "accuracy",
+    "macro_accuracy",
+    "temporal_miou",
+    "temporal_r1_at_0_5",
+    "drama_accuracy",
+    "episode_consistency",
+    "circular_accuracy",
+)
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 20261125
 LEVEL = 0.95
@@ -194,7 +206,11 @@ def headline_intervals(
     ratio("drama_accuracy", drama, drama["correct"])
     ratio("episode_consistency", episodes, episodes["all_correct"])
     ratio("circular_accuracy", circular, circular["circular_correct"])
-    return pd.DataFrame(rows, columns=HEADLINE_COLUMNS)
+    frame = pd.DataFrame(rows, columns=HEADLINE_COLUMNS)
+    unknown = set(frame["metric"]) - set(HEADLINE_METRICS)
+    if unknown:
+        raise ValueError(f"headline metrics computed but not defined in HEADLINE_METRICS: {sorted(unknown)}")
+    return frame
 
 
 def _accuracy_matrix(choice: pd.DataFrame, weights: np.ndarray, n_clusters: int):
