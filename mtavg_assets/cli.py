@@ -52,6 +52,12 @@ def ensure_registry(layout: DataLayout) -> None:
         print(f"wrote the default models registry (offline baselines) to {layout.models_file}")
 
 
+def has_inputs(layout: DataLayout) -> bool:
+    """A benchmark is there: QA files or a clip manifest."""
+    qa = layout.qa_dir.is_dir() and any(p.suffix.lower() == ".jsonl" for p in layout.qa_dir.iterdir())
+    return qa or layout.clip_manifest.exists()
+
+
 def ensure_demo_data(layout: DataLayout, episodes: int, regenerate: bool) -> None:
     from mtavg_assets.demo.generate import generate_demo
 
@@ -85,9 +91,13 @@ def run_pipeline(layout: DataLayout, instance: dg.DagsterInstance) -> int:
         return 1
     print_inputs_summary(layout)
     load = registered_models(layout)
-    for bad in load.invalid:
-        print(f"models.yaml entry {bad['index']} ({bad['name']}) ignored: {bad['reason']}", file=sys.stderr)
     failures = 0
+    for bad in load.invalid:
+        if not isinstance(bad["name"], str):  # nothing names an entry: the whole file is unreadable
+            print(f"{layout.models_file}: {bad['reason']}", file=sys.stderr)
+            failures += 1
+        else:
+            print(f"models.yaml entry {bad['name']!r} ignored: {bad['reason']}", file=sys.stderr)
     if not load.entries:
         print(f"nothing to evaluate: {layout.models_file} has no valid model entry")
     evaluate = defs.resolve_job_def("evaluate_model")
@@ -231,6 +241,7 @@ def run_estimate(layout: DataLayout) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mtavg", description=__doc__)
+    parser.add_argument("--data-dir", type=Path, help="the benchmark directory (default: MTAVG_DATA_DIR, else ./data)")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="generate/load the demo benchmark, evaluate, build metrics, print leaderboard")
     demo.add_argument("--episodes", type=int, default=16, help="demo size: episodes of 3 clips each")
@@ -248,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("--hf-repo", help="download the release first: a Hugging Face dataset OWNER/NAME")
     imp.add_argument("--revision", help="the dataset revision to download")
     args = parser.parse_args(argv)
+    if args.data_dir is not None:
+        os.environ["MTAVG_DATA_DIR"] = str(args.data_dir.resolve())  # the runs read it too
     layout = DataLayout(configured_data_dir())
     if args.command == "leaderboard":
         print_leaderboard(layout)
@@ -260,6 +273,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     if args.command == "demo":
         ensure_demo_data(layout, args.episodes, args.regenerate)
+    elif not has_inputs(layout):
+        print(
+            f"no benchmark in {layout.root}: no QA files in {layout.qa_dir} and no clip manifest (a typo in "
+            "MTAVG_DATA_DIR / --data-dir?). `demo` creates the demo benchmark; `import` brings a release.",
+            file=sys.stderr,
+        )
+        return 2
     failures = run_pipeline(layout, _instance())
     if layout.duckdb_file.exists():
         print_leaderboard(layout)

@@ -46,3 +46,19 @@ def test_estimate_counts_cells_tokens_cost_and_time_without_keys(pipeline):
 def test_estimate_without_a_prepared_benchmark_says_what_to_do(tmp_path):
     done = run_cli("estimate", tmp_path)
     assert done.returncode == 2 and "run `python -m mtavg_assets run`" in done.stderr
+
+
+def test_run_on_a_directory_without_a_benchmark_is_an_error_not_an_empty_result(tmp_path):
+    typo = tmp_path / "bechmark"
+    done = run_cli(f"--data-dir {typo} run", tmp_path)
+    assert done.returncode == 2 and "no benchmark in" in done.stderr and str(typo) in done.stderr
+
+
+def test_a_models_yaml_syntax_error_fails_the_run_with_its_line(pipeline):
+    layout = pipeline.layout
+    pipeline.run_all(["random"])
+    layout.models_file.write_text("models:\n  - {name: random, provider: random\n")
+    done = run_cli("run", layout.root)
+    assert done.returncode != 0 and "not valid YAML at line" in done.stderr
+    (line,) = [x for x in done.stderr.splitlines() if x.startswith(str(layout.models_file))]  # said once
+    assert "not valid YAML at line 3" in line and "None" not in line and "nan" not in line
