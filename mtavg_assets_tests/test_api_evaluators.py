@@ -336,6 +336,9 @@ def test_budget_stops_cleanly_and_the_rest_runs_later(api_pipeline):
         if spent >= 0.01:
             break
     assert meta["budget_stopped"] and meta["calls"] == calls_to_budget == len(server.state.billed)
+    assert meta["estimated_over_budget"]  # said before the first call (and logged)
+    assert meta["input_tokens_this_run"] == sum(u["prompt_tokens"] for _, _, u in server.state.billed)
+    assert meta["estimated_input_tokens"] > 0
     assert meta["asked_now"] == meta["calls"] < meta["scheduled_now"]  # asked, not merely scheduled
     rest = runner.materializations(runner.run("evaluate_model", partition_key="gpt-fake"), "predictions")[0]
     assert rest["already_answered"] == meta["calls"] and rest["calls"] == rest["instances"] - meta["calls"]

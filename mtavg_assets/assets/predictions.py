@@ -17,7 +17,7 @@ from mtavg_assets.assets.models import model_registry, models_partitions, regist
 from mtavg_assets.conditions import EVALUATE
 from mtavg_assets.evaluators.factory import build_evaluator
 from mtavg_assets.predictions.audit import DUPLICATE, audit_predictions
-from mtavg_assets.predictions.costs import estimate_cost_usd
+from mtavg_assets.predictions.costs import estimate_cost_usd, estimated_input_tokens
 from mtavg_assets.predictions.judge import judge_rows, rows_to_judge
 from mtavg_assets.predictions.runner import CellMode, Progress, evaluate_cells, reread_rows, select_cells
 from mtavg_assets.predictions.store import SCHEMA as PREDICTION_SCHEMA
@@ -179,6 +179,13 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mt
             f"{name}: {len(instances)} instances, {answered} already answered, {len(cells)} to ask; "
             f"estimated cost {'unknown (no price in models.yaml)' if estimate is None else f'${estimate:.4f}'}"
         )
+        budget = config.budget_usd if config.budget_usd is not None else entry.budget_usd
+        if budget is not None and estimate is not None and estimate > budget:
+            context.log.warning(
+                f"{name}: the estimate (${estimate:.4f}) is over budget_usd ${budget:.4f}: the run will stop at the "
+                "budget and leave the rest unasked (raise the budget, or see `python -m mtavg_assets estimate`)"
+            )
+        estimated_tokens = sum(estimated_input_tokens(entry, inst) for inst in cells.to_dict("records"))
         evaluator = build_evaluator(entry, instances, layout.media_dir)
         bar = tqdm(
             total=len(cells),
@@ -193,7 +200,7 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mt
                 cells,
                 store,
                 media_lookup(layout, entry.media_recipe),
-                budget_usd=config.budget_usd if config.budget_usd is not None else entry.budget_usd,
+                budget_usd=budget,
                 progress=progress_logger(context.log, bar),
             )
         )
@@ -230,6 +237,9 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mt
         "statuses_total": dg.MetadataValue.json({k: int(v) for k, v in status_counts.items()}),
         "cost_usd_this_run": round(summary.cost_usd, 6),
         "estimated_cost_usd": round(estimate, 6) if estimate is not None else "unknown",
+        "estimated_over_budget": bool(budget is not None and estimate is not None and estimate > budget),
+        "estimated_input_tokens": round(estimated_tokens),
+        "input_tokens_this_run": int(summary.input_tokens),
         "budget_stopped": summary.budget_stopped,
         "stopped": summary.stopped or "no",
         "wall_s": round(summary.wall_s, 3),
