@@ -17,7 +17,7 @@ from mtavg_assets.assets.models import model_registry, models_partitions, regist
 from mtavg_assets.conditions import EVALUATE
 from mtavg_assets.evaluators.factory import build_evaluator
 from mtavg_assets.predictions.audit import DUPLICATE, audit_predictions
-from mtavg_assets.predictions.costs import estimate_cost_usd, estimated_input_tokens
+from mtavg_assets.predictions.costs import estimate_cells
 from mtavg_assets.predictions.judge import judge_rows, rows_to_judge
 from mtavg_assets.predictions.runner import CellMode, Progress, evaluate_cells, reread_rows, select_cells
 from mtavg_assets.predictions.store import SCHEMA as PREDICTION_SCHEMA
@@ -174,7 +174,8 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mt
         if reread:
             context.log.info(f"{name}: {len(reread)} stored replies read again by parser v{PARSER_VERSION}")
         cells, answered = select_cells(instances, store.load(), entry, config.mode)
-        estimate = estimate_cost_usd(entry, cells)
+        planned = estimate_cells(entry, cells)
+        estimate = planned.cost_usd
         context.log.info(
             f"{name}: {len(instances)} instances, {answered} already answered, {len(cells)} to ask; "
             f"estimated cost {'unknown (no price in models.yaml)' if estimate is None else f'${estimate:.4f}'}"
@@ -185,7 +186,6 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mt
                 f"{name}: the estimate (${estimate:.4f}) is over budget_usd ${budget:.4f}: the run will stop at the "
                 "budget and leave the rest unasked (raise the budget, or see `python -m mtavg_assets estimate`)"
             )
-        estimated_tokens = sum(estimated_input_tokens(entry, inst) for inst in cells.to_dict("records"))
         evaluator = build_evaluator(entry, instances, layout.media_dir)
         bar = tqdm(
             total=len(cells),
@@ -238,7 +238,7 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mt
         "cost_usd_this_run": round(summary.cost_usd, 6),
         "estimated_cost_usd": round(estimate, 6) if estimate is not None else "unknown",
         "estimated_over_budget": bool(budget is not None and estimate is not None and estimate > budget),
-        "estimated_input_tokens": round(estimated_tokens),
+        "estimated_input_tokens": round(planned.input_tokens),
         "input_tokens_this_run": int(summary.input_tokens),
         "budget_stopped": summary.budget_stopped,
         "stopped": summary.stopped or "no",

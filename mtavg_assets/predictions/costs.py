@@ -3,6 +3,8 @@ from the model family's per-modality token rates (evaluators/capabilities.py).""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 from mtavg_assets.evaluators.base import Usage
@@ -75,12 +77,22 @@ def estimated_output_tokens(entry: ModelEntry) -> float:
     return OUTPUT_TOKENS + (gen.thinking_budget if (gen.thinking_budget or 0) > 0 else MIN_THINKING_HEADROOM)
 
 
-def estimate_cost_usd(entry: ModelEntry, cells: pd.DataFrame) -> float | None:
-    """Estimated spend for the cells about to be asked; None when the entry has no prices."""
+@dataclass(frozen=True)
+class Estimate:
+    """Tokens and cost of the cells about to be asked; cost None when the entry has no prices."""
+
+    input_tokens: float
+    output_tokens: float
+    cost_usd: float | None
+
+
+def estimate_cells(entry: ModelEntry, cells: pd.DataFrame) -> Estimate:
+    """The estimate for these cells (offline baselines: nothing, free)."""
     if entry.offline:
-        return 0.0
-    if entry.price is None:
-        return None
+        return Estimate(0.0, 0.0, 0.0)
     tokens_in = sum(estimated_input_tokens(entry, inst) for inst in cells.to_dict("records"))
     tokens_out = estimated_output_tokens(entry) * len(cells)
-    return (tokens_in * entry.price.input_per_mtok + tokens_out * entry.price.output_per_mtok) / 1e6
+    if entry.price is None:
+        return Estimate(tokens_in, tokens_out, None)
+    cost = (tokens_in * entry.price.input_per_mtok + tokens_out * entry.price.output_per_mtok) / 1e6
+    return Estimate(tokens_in, tokens_out, cost)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mtavg_assets.predictions.costs import estimate_cost_usd, estimated_input_tokens, estimated_output_tokens
+from mtavg_assets.predictions.costs import estimate_cells
 from mtavg_assets.predictions.runner import select_cells
 from mtavg_assets.predictions.store import PredictionStore
 
@@ -29,25 +29,22 @@ def estimate(layout, entries, instances: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for entry in entries:
         cells, answered = select_cells(instances, PredictionStore(layout, entry.name).load(), entry)
-        records = cells.to_dict("records")
-        tokens_in = sum(estimated_input_tokens(entry, inst) for inst in records)
-        tokens_out = 0.0 if entry.offline else estimated_output_tokens(entry) * len(records)
-        cost = estimate_cost_usd(entry, cells)
+        planned = estimate_cells(entry, cells)
         limits = []
         if entry.rate_limit_rpm:
-            limits.append(len(records) / entry.rate_limit_rpm)
+            limits.append(len(cells) / entry.rate_limit_rpm)
         if entry.rate_limit_tpm:
-            limits.append(tokens_in / entry.rate_limit_tpm)
+            limits.append(planned.input_tokens / entry.rate_limit_tpm)
         rows.append(
             {
                 "model": entry.name,
                 "family": entry.caps.family,
                 "media": entry.media,
-                "to_ask": len(records),
+                "to_ask": len(cells),
                 "answered": answered,
-                "input_tokens": round(tokens_in),
-                "output_tokens": round(tokens_out),
-                "cost_usd": None if cost is None else round(cost, 4),
+                "input_tokens": round(planned.input_tokens),
+                "output_tokens": round(planned.output_tokens),
+                "cost_usd": None if planned.cost_usd is None else round(planned.cost_usd, 4),
                 "minutes_at_rate_limit": round(max(limits), 1) if limits else None,
                 "key": "not needed" if not entry.api_key_env else ("missing" if entry.missing_key else "set"),
             }
