@@ -428,7 +428,7 @@ def load_registry(path: Path) -> RegistryLoad:
             invalid.append({"index": index, "name": _display_name(raw), "reason": reason})
         else:
             entries.append(entry)
-    entries, invalid = _with_ablations(entries, invalid)
+    entries, invalid = _with_copies(entries, invalid)
     judges = {e.name: e for e in entries if not e.offline and not e.judge}
     for entry in [e for e in entries if e.judge]:
         judge = judges.get(entry.judge)
@@ -481,7 +481,7 @@ def repeated_entries(entry: ModelEntry) -> list[tuple[str, ModelEntry | None, st
     return out
 
 
-def _with_ablations(entries: list[ModelEntry], invalid: list[dict]) -> tuple[list[ModelEntry], list[dict]]:
+def _with_copies(entries: list[ModelEntry], invalid: list[dict]) -> tuple[list[ModelEntry], list[dict]]:
     """The entries plus an ablated copy per listed ablation and a copy per repeat; a copy whose name
     is taken or whose media its model cannot take is invalid with the reason."""
     names = {e.name for e in entries} | {bad["name"] for bad in invalid}

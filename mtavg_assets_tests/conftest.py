@@ -96,6 +96,48 @@ def register_with_keys(layout: DataLayout, models_yaml: str) -> dict:
     return {(m, i, int(r)): k for m, i, r, k in keys[columns].itertuples(index=False)}
 
 
+def write_scored_benchmark(
+    layout: DataLayout, valid, clip_ids: list[str], duration_s: float, answers: dict, qa_rejects=None
+) -> None:
+    """The inputs of a metric build without running prepare: validated QA, its rejects, the clip
+    catalog, a registry of one API entry per model of `answers`, and each model's prediction rows
+    under its current cache keys: answers[model][instance_id] = (status, letter, (start, end) or None)."""
+    import pandas as pd
+
+    from mtavg_assets.parquet_io import write_parquet
+    from mtavg_assets.predictions.store import PredictionStore
+
+    empty_rejects = {c: pd.Series([], dtype=str) for c in ("source_file", "instance_id", "reason", "record_json")}
+    write_parquet(valid, layout.derived("validated_qa"))
+    write_parquet(pd.DataFrame(empty_rejects) if qa_rejects is None else qa_rejects, layout.derived("qa_rejects"))
+    write_parquet(pd.DataFrame({"clip_id": clip_ids, "duration_s": duration_s}), layout.derived("clip_catalog"))
+    write_parquet(
+        pd.DataFrame({"clip_id": pd.Series([], dtype=str), "reason": pd.Series([], dtype=str)}),
+        layout.derived("clip_rejects"),
+    )
+    models = "".join(f"  - {{name: {m}, provider: openai, model: x, api_key_env: K}}\n" for m in answers)
+    keys = register_with_keys(layout, "models:\n" + models)
+    for model, cells in answers.items():
+        store = PredictionStore(layout, model)
+        for iid, (status, value) in cells.items():
+            span = value if isinstance(value, tuple) else (None, None)
+            store.append(
+                {
+                    "model": model,
+                    "instance_id": iid,
+                    "status": status,
+                    "cache_key": keys[(model, iid, 0)],
+                    "instance_content_hash": f"h-{iid}",
+                    "attempts": 1,
+                    "parsed_answer": value if isinstance(value, str) else None,
+                    "parsed_span_start": span[0],
+                    "parsed_span_end": span[1],
+                    "created_at": "2026-12-02T00:00:00",
+                }
+            )
+        store.compact()
+
+
 def run_cli(command: str, data_dir: Path, dagster_home: Path | None = None) -> subprocess.CompletedProcess:
     """`python -m mtavg_assets <command>` on a data directory, as a user would run it."""
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}

@@ -16,11 +16,9 @@ import pytest
 
 from mtavg_assets.metrics.bootstrap import DEFAULT_SEED, instance_clusters, resample_weights, tail_probability
 from mtavg_assets.metrics.build import build_metric_tables
-from mtavg_assets.parquet_io import write_parquet
-from mtavg_assets.predictions.store import PredictionStore
 from mtavg_assets.qa.validate import VALID_COLUMNS
 from mtavg_assets.settings import DataLayout
-from mtavg_assets_tests.conftest import register_with_keys
+from mtavg_assets_tests.conftest import write_scored_benchmark
 
 CATEGORIES = {"lip_sync_drift": "av_language", "identity_drift": "acting", "music_mood_mismatch": "atmosphere"}
 N_CLIPS, PER_CLIP = 40, 5  # 200 yes/no questions, 5 per clip: 40 resampling units
@@ -172,37 +170,8 @@ def built(tmp_path_factory):
     layout = DataLayout(tmp_path_factory.mktemp("detection"))
     rows = [{k: v for k, v in i.items() if not k.startswith("_")} for i in ITEMS + NEW] + MCQ
     valid = pd.DataFrame(rows, columns=VALID_COLUMNS)
-    write_parquet(valid, layout.derived("validated_qa"))
-    write_parquet(
-        pd.DataFrame({c: pd.Series([], dtype=str) for c in ("source_file", "instance_id", "reason", "record_json")}),
-        layout.derived("qa_rejects"),
-    )
-    write_parquet(
-        pd.DataFrame({"clip_id": [f"c{c:02d}" for c in range(N_CLIPS + N_NEW)], "duration_s": 8.0}),
-        layout.derived("clip_catalog"),
-    )
-    write_parquet(
-        pd.DataFrame({"clip_id": pd.Series([], dtype=str), "reason": pd.Series([], dtype=str)}),
-        layout.derived("clip_rejects"),
-    )
-    models = "".join(f"  - {{name: {m}, provider: openai, model: x, api_key_env: K}}\n" for m in ANSWERS)
-    keys = register_with_keys(layout, "models:\n" + models)
-    for model, answers in ANSWERS.items():
-        store = PredictionStore(layout, model)
-        for iid, (status, letter) in answers.items():
-            store.append(
-                {
-                    "model": model,
-                    "instance_id": iid,
-                    "status": status,
-                    "cache_key": keys[(model, iid, 0)],
-                    "instance_content_hash": f"h-{iid}",
-                    "attempts": 1,
-                    "parsed_answer": letter,
-                    "created_at": "2026-12-02T00:00:00",
-                }
-            )
-        store.compact()
+    clips = [f"c{c:02d}" for c in range(N_CLIPS + N_NEW)]
+    write_scored_benchmark(layout, valid, clips, 8.0, ANSWERS)
     build_metric_tables(layout, n_resamples=RESAMPLES)
     with duckdb.connect(str(layout.duckdb_file), read_only=True) as con:
         yield {
