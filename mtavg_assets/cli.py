@@ -1,4 +1,6 @@
-"""Command line: `python -m mtavg_assets demo` runs the main job on the embedded default benchmark."""
+"""Command line: `python -m mtavg_assets demo` runs the main job on the embedded default benchmark.
+Dagster, pandas and the stage libraries are imported by the command that needs them, so `--help`
+and argument errors answer at once."""
 
 from __future__ import annotations
 
@@ -9,37 +11,42 @@ import sys
 import time
 from pathlib import Path
 
-import dagster as dg
-
-from mtavg_assets.assets.metrics import DUCKDB_POOL
-from mtavg_assets.local_runs import cli_tags, open_instance, reclaim_dead_runs, wait_for_pool
 from mtavg_assets.settings import DEFAULT_DATA_DIR, DataLayout, configured_data_dir
+from mtavg_assets.task.status import RETRYABLE_STATUSES as RETRYABLE
 
+# The printed leaderboard, most important first: as many as the terminal's width holds are shown
+# (`leaderboard --all` prints every column; SELECT * FROM leaderboard has them all).
 SUMMARY_COLUMNS = [
     "rank",
     "model",
-    "standing",
-    "completeness",
-    "baseline",
     "accuracy [95% CI]",
     "tied_with_above",
-    "macro_accuracy",
     "chance",
+    "balanced_accuracy",
+    "kappa",
+    "macro_accuracy",
     "temporal_miou",
-    "temporal_r1_at_0_5",
     "drama_accuracy",
+    "completeness",
+    "baseline",
     "episode_consistency",
+    "temporal_r1_at_0_5",
     "position_rstd",
     "unparseable_rate",
     "error_rate",
 ]
+MIN_WIDTH = 60
 
 
 WAIT_TIMEOUT_ENV = "MTAVG_WAIT_TIMEOUT_S"  # longest wait for a pool slot held by another live run
 
 
-def _instance() -> dg.DagsterInstance:
+def _instance():
     """The persistent instance under DAGSTER_HOME (so `dagster dev` shows these runs), else ephemeral."""
+    import dagster as dg
+
+    from mtavg_assets.local_runs import open_instance
+
     home = os.environ.get("DAGSTER_HOME")
     return open_instance(Path(home)) if home else dg.DagsterInstance.ephemeral()
 
@@ -73,10 +80,13 @@ def ensure_demo_data(layout: DataLayout, episodes: int, regenerate: bool) -> Non
     )
 
 
-def run_pipeline(layout: DataLayout, instance: dg.DagsterInstance) -> int:
-    """Prepare the benchmark, evaluate every runnable model partition, build metrics. Returns failures."""
+def run_pipeline(layout: DataLayout, instance, retry_failed: bool = False) -> int:
+    """Prepare the benchmark, evaluate every runnable model partition, build metrics. Returns failures.
+    retry_failed: also ask again the cells whose last answer is an error, timeout or rate limit."""
+    from mtavg_assets.assets.metrics import DUCKDB_POOL
     from mtavg_assets.assets.models import registered_models
     from mtavg_assets.definitions import build_definitions
+    from mtavg_assets.local_runs import cli_tags, reclaim_dead_runs, wait_for_pool
 
     defs = build_definitions(str(layout.root))
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the run log keeps everything
@@ -101,12 +111,15 @@ def run_pipeline(layout: DataLayout, instance: dg.DagsterInstance) -> int:
     if not load.entries:
         print(f"nothing to evaluate: {layout.models_file} has no valid model entry")
     evaluate = defs.resolve_job_def("evaluate_model")
+    evaluate_config = quiet
+    if retry_failed:
+        evaluate_config = quiet | {"ops": {"predictions": {"config": {"mode": "missing_and_failed"}}}}
     for entry in load.entries:
         if entry.missing_key:
             print(f"skipped {entry.name}: set {entry.api_key_env} to evaluate it")
             continue
         result = evaluate.execute_in_process(
-            partition_key=entry.name, instance=instance, run_config=quiet, raise_on_error=False, tags=tags
+            partition_key=entry.name, instance=instance, run_config=evaluate_config, raise_on_error=False, tags=tags
         )
         if not result.success:
             failures += 1
@@ -117,6 +130,9 @@ def run_pipeline(layout: DataLayout, instance: dg.DagsterInstance) -> int:
             f"{entry.name}: asked {meta['asked_now']} cells ({meta['already_answered']} already answered), "
             f"{meta['calls']} calls, statuses {meta['statuses_total']}"
         )
+        failed_now = sum(v for k, v in (meta.get("statuses_total") or {}).items() if k in RETRYABLE)
+        if failed_now:
+            print(f"{entry.name}: {failed_now} cells got no answer (error, timeout, rate limit): `run --retry-failed`")
     from mtavg_assets.metrics.build import prediction_files
 
     if not prediction_files(layout):
@@ -160,20 +176,44 @@ def print_inputs_summary(layout: DataLayout) -> None:
     print(f"models: {len(entries)} entries = {valid_models} valid + {len(entries) - valid_models} invalid")
 
 
-def print_leaderboard(layout: DataLayout) -> None:
+def fitting_columns(board, width: int) -> list[str]:
+    """The leading SUMMARY_COLUMNS whose markdown table fits in `width` characters (at least rank,
+    model and accuracy)."""
+    shown = SUMMARY_COLUMNS[:3]
+    for column in SUMMARY_COLUMNS[3:]:
+        trial = shown + [column]
+        if max(len(line) for line in board[trial].to_markdown(index=False).splitlines()) > width:
+            break
+        shown = trial
+    return shown
+
+
+def _interval(a, lo, hi) -> str:
+    if a != a:
+        return "–"
+    return f"{a:.3f} [{lo:g}, {hi:g}]" if lo == lo and hi == hi else f"{a:.3f} [no interval]"
+
+
+def print_leaderboard(layout: DataLayout, all_columns: bool = False) -> None:
     from mtavg_assets.metrics.build import read_table
 
     board = read_table(layout, "leaderboard")
     board["accuracy [95% CI]"] = [
-        f"{a:.3f} [{lo:g}, {hi:g}]"
-        for a, lo, hi in zip(board["accuracy"], board["ci_low"], board["ci_high"], strict=True)
+        _interval(a, lo, hi) for a, lo, hi in zip(board["accuracy"], board["ci_low"], board["ci_high"], strict=True)
     ]
+    width = max(MIN_WIDTH, shutil.get_terminal_size((120, 24)).columns)
+    columns = list(board.columns) if all_columns else fitting_columns(board, width)
     print("\nMTAVG-Bench leaderboard (baseline = offline reference, not a model)")
-    print("all columns: SELECT * FROM leaderboard")
-    print(board[SUMMARY_COLUMNS].to_markdown(index=False))
+    if not all_columns:
+        print(f"{len(columns)} of {len(board.columns)} columns: `leaderboard --all`, or SELECT * FROM leaderboard")
+    print(board[columns].to_markdown(index=False))
     for row in board[board["standing"] == "incomplete"].itertuples():
         print(f"{row.model}: incomplete, not ranked (completeness {row.completeness:.3f}): {row.incomplete_reason}")
     print(f"\nDuckDB: {layout.duckdb_file}")
+    plots = sorted((layout.root / "plots").glob("*.png")) if (layout.root / "plots").is_dir() else []
+    if plots:
+        print(f"plots (PNG and SVG): {layout.root / 'plots'} ({', '.join(p.stem for p in plots)})")
+    print(f"explore every answer: python -m mtavg_assets --data-dir {layout.root} explore --serve")
 
 
 def run_import(args, layout: DataLayout) -> int:
@@ -239,6 +279,55 @@ def run_estimate(layout: DataLayout) -> int:
     return 0
 
 
+def run_explore(args, layout: DataLayout) -> int:
+    from mtavg_assets.explore import build_explorer
+
+    out = (args.out or layout.root / "explorer").resolve()
+    try:
+        counts = build_explorer(layout, out)
+    except FileNotFoundError as exc:
+        print(f"explore: {exc}", file=sys.stderr)
+        return 2
+    missing = f", {counts['clips_missing']} missing on disk" if counts["clips_missing"] else ""
+    print(
+        f"explorer of {counts['instances']} instances x {counts['models']} models written to {out} "
+        f"({counts['clips']} clips{missing}) in {counts['seconds']:.1f}s; open index.html from any static file server"
+    )
+    if not args.serve:
+        print(f"serve it on 127.0.0.1: python -m mtavg_assets --data-dir {layout.root} explore --out {out} --serve")
+        return 0
+    from mtavg_assets.explore.site import server
+
+    httpd = server(out, args.port)
+    print(f"serving on http://127.0.0.1:{httpd.server_address[1]}/ (Ctrl-C stops)", flush=True)
+    try:
+        httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        httpd.server_close()
+    return 0
+
+
+def run_export(args, layout: DataLayout) -> int:
+    from datetime import UTC, datetime
+    from importlib.metadata import version
+
+    from mtavg_assets.export.eee import export_eee
+
+    if not layout.duckdb_file.exists():
+        print(f"export: no metric build in {layout.root}: run `python -m mtavg_assets run` first", file=sys.stderr)
+        return 2
+    stamp = str(layout.duckdb_file.stat().st_mtime)  # the build's time: exporting it again gives the same files
+    summary = export_eee(layout.duckdb_file, args.out.resolve(), stamp, version("mtavg"))
+    built = datetime.fromtimestamp(float(stamp), UTC).isoformat(timespec="seconds")
+    print(
+        f"Every Eval Ever 0.3.0: {summary.models} ranked models, {summary.instances} instance rows, "
+        f"{len(summary.files)} files under {args.out.resolve() / 'data'} (build of {built})"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mtavg", description=__doc__)
     parser.add_argument("--data-dir", type=Path, help="the benchmark directory (default: MTAVG_DATA_DIR, else ./data)")
@@ -246,11 +335,22 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="generate/load the demo benchmark, evaluate, build metrics, print leaderboard")
     demo.add_argument("--episodes", type=int, default=16, help="demo size: episodes of 3 clips each")
     demo.add_argument("--regenerate", action="store_true", help="re-render the demo benchmark")
-    sub.add_parser("run", help="prepare, evaluate and build metrics for the benchmark in MTAVG_DATA_DIR as it is")
-    sub.add_parser("leaderboard", help="print the leaderboard from the DuckDB file")
+    run = sub.add_parser("run", help="prepare, evaluate and build metrics for the benchmark in MTAVG_DATA_DIR as it is")
+    run.add_argument(
+        "--retry-failed", action="store_true", help="also ask again the cells whose answer is an error/timeout"
+    )
+    board = sub.add_parser("leaderboard", help="print the leaderboard from the DuckDB file")
+    board.add_argument("--all", action="store_true", help="every column, whatever the terminal's width")
     sub.add_parser(
         "estimate", help="cells, tokens, cost and time each registered entry would take, before any call (no keys)"
     )
+    explore = sub.add_parser("explore", help="write the static results explorer of the last build")
+    explore.add_argument("--out", type=Path, help="where (default: <data dir>/explorer)")
+    explore.add_argument("--serve", action="store_true", help="then serve it on 127.0.0.1")
+    explore.add_argument("--port", type=int, default=8765, help="port for --serve (0: any free port)")
+    export = sub.add_parser("export", help="write the last build in a standard format")
+    export.add_argument("--format", required=True, choices=["eee"], help="eee: Every Eval Ever 0.3.0")
+    export.add_argument("--out", type=Path, required=True, help="the folder to write")
     imp = sub.add_parser("import", help="convert a downloaded release into a benchmark directory")
     imp.add_argument("--format", required=True, help="preset: mtavg, videomme, worldsense, dailyomni, or generic")
     imp.add_argument("--source", type=Path, help="the release's folder (or where --hf-repo downloads it)")
@@ -263,12 +363,19 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["MTAVG_DATA_DIR"] = str(args.data_dir.resolve())  # the runs read it too
     layout = DataLayout(configured_data_dir())
     if args.command == "leaderboard":
-        print_leaderboard(layout)
+        if not layout.duckdb_file.exists():
+            print(f"leaderboard: no metric build in {layout.root}", file=sys.stderr)
+            return 2
+        print_leaderboard(layout, all_columns=args.all)
         return 0
     if args.command == "import":
         return run_import(args, layout)
     if args.command == "estimate":
         return run_estimate(layout)
+    if args.command == "explore":
+        return run_explore(args, layout)
+    if args.command == "export":
+        return run_export(args, layout)
     os.environ.setdefault("MTAVG_PROGRESS_BAR", "1")
     started = time.monotonic()
     if args.command == "demo":
@@ -280,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    failures = run_pipeline(layout, _instance())
+    failures = run_pipeline(layout, _instance(), retry_failed=getattr(args, "retry_failed", False))
     if layout.duckdb_file.exists():
         print_leaderboard(layout)
     print(f"main job finished in {time.monotonic() - started:.1f}s with {failures} failed step(s)")

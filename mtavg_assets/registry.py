@@ -43,6 +43,9 @@ KEYED_WHEN_SET = ("reasoning_effort", "thinking_budget", "thinking_level", "medi
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
+SECRET_PARAMETER = re.compile(r"key|token|secret|passw|signature|^sig$|auth", re.IGNORECASE)
+
+
 class RegistryError(ValueError):
     """A registry entry that cannot be used, with the reason."""
 
@@ -191,6 +194,30 @@ class ModelEntry(_Strict):
         if value is not None and not ENV_NAME_PATTERN.fullmatch(value):
             raise ValueError("must be the NAME of an environment variable ([A-Za-z_][A-Za-z0-9_]*), not a key")
         return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_credentials(cls, url: str | None) -> str | None:
+        """A URL is written to the registry table, logs and manifests: a key in it would leak."""
+        if url is None:
+            return url
+        from urllib.parse import parse_qsl, urlsplit
+
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises on a malformed port
+        except ValueError:
+            raise ValueError("base_url is not a URL") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("base_url must be an http(s) URL with a host")
+        if parts.username or parts.password:
+            raise ValueError(
+                "base_url must not carry credentials (user:secret@): name the key's variable in api_key_env"
+            )
+        secret = [k for k, _ in parse_qsl(parts.query) if SECRET_PARAMETER.search(k)]
+        if secret:
+            raise ValueError(f"base_url must not carry a key in its query ({', '.join(secret)}): use api_key_env")
+        return url
 
     @field_validator("prompt_version")
     @classmethod
@@ -518,6 +545,12 @@ REGISTRY_COLUMNS = [
     "entry",  # the validated entry as JSON: what the downstream assets use (key names only, no keys)
 ]
 MODEL_STATUSES = ("active", "invalid", "retired")
+
+
+def public_entry(entry: ModelEntry) -> dict:
+    """The resolved entry as plain data, safe to write anywhere: an entry holds key *names* only
+    (a base_url carrying credentials is refused at registration)."""
+    return entry.model_dump(mode="json")
 
 
 def registry_frame(load, predictions_dir: Path | None = None) -> pd.DataFrame:

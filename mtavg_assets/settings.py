@@ -36,6 +36,7 @@ DERIVED_TABLES = (
     "qa_subsets",
     "model_registry",
     "cell_keys",  # every (model, instance, rotation) an active entry answers now, with its current cache key
+    "runs",  # every evaluation run's manifest (runs/<model>/<run_id>.json), gathered by the metric build
 )
 
 

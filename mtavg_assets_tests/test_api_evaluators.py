@@ -404,7 +404,14 @@ def test_secrets_never_reach_any_decoded_output_metadata_or_log(api_pipeline, mo
         logs.append(str(runner.materializations(result, "predictions")))
         logs.append("\n".join(str(event) for event in runner.instance.all_logs(result.run_id)))
     assert server.state.api_keys == {LEAKY_KEY.strip()}  # sent stripped
+    monkeypatch.setenv("MTAVG_MIN_COMPLETENESS", "0")  # half the cells failed: rank them anyway, to export them
     assert runner.run("build_metrics").success
+    from mtavg_assets.cli import main as cli
+
+    root = str(runner.layout.root)  # what leaves the project: run manifests, the explorer, the export
+    assert cli(["--data-dir", root, "explore", "--out", f"{root}/explorer"]) == 0
+    assert cli(["--data-dir", root, "export", "--format", "eee", "--out", f"{root}/export"]) == 0
+    assert list(runner.layout.root.glob("runs/*/*.json")) and list(runner.layout.root.glob("export/data/*/*/*/*.jsonl"))
     errors = pd.concat([_rows(runner, m) for m in ("gpt-fake", "gemini-fake")])["error"].dropna()
     assert errors.str.contains("\\*\\*\\*").any()  # the echoed key was there, and was redacted
     for text in _texts_of_every_output(runner) + logs:

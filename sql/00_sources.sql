@@ -29,6 +29,12 @@ ALTER TABLE models ADD COLUMN IF NOT EXISTS repeat INTEGER;
 CREATE OR REPLACE VIEW entry_copies AS
 SELECT DISTINCT name FROM models WHERE ablation_of IS NOT NULL OR repeat_of IS NOT NULL;
 
+-- What produced each evaluation run (predictions/manifest.py): code and package versions, the
+-- resolved entry (key names only), template hashes, parser version, served models, start and end,
+-- counts and cost. Nested values are JSON text.
+CREATE OR REPLACE TABLE runs AS
+SELECT * FROM read_parquet(coalesce(getvariable('mtavg_data_dir'), 'data') || '/derived/runs.parquet');
+
 -- Every row of every prediction file, with the folder it was read from and its rank among the
 -- copies of its key (copies in the model's own folder first, then the latest).
 CREATE OR REPLACE TEMP TABLE prediction_rows AS

@@ -53,3 +53,24 @@ FROM cells c
 LEFT JOIN predictions p
        ON p.model = c.model AND p.instance_id = c.instance_id AND p.instance_content_hash = c.content_hash
       AND p.rotation = 0;
+
+-- Every scored row under the entry it counts for, with its weight. An entry with `repeats: N`
+-- is measured by all its runs: its own rows and those of each repeat copy (`<name>.r<k>`) count
+-- for it with weight 1 / (runs scored), so its accuracy and counts are means over its runs, and
+-- the clustered intervals (the per-cluster sums of those means vary with the runs) include the
+-- between-repeat variance. A copy's rows also count for the copy itself (weight 1), as does
+-- every row of an entry without repeats. `run` names the entry that produced the row.
+CREATE OR REPLACE VIEW scored_runs AS
+WITH copies AS (
+    SELECT DISTINCT m.name AS run, m.repeat_of AS model FROM models m WHERE m.repeat_of IS NOT NULL AND m.status = 'active'
+),
+runs AS (  -- per repeated entry, the runs that have scores (itself and its copies)
+    SELECT c.model, count(DISTINCT s.model) + 1 AS n_runs
+    FROM copies c JOIN (SELECT DISTINCT model FROM scores) s ON s.model = c.run
+    GROUP BY c.model
+)
+SELECT s.*, s.model AS run, 1.0::DOUBLE / coalesce(r.n_runs, 1) AS weight
+FROM scores s LEFT JOIN runs r ON r.model = s.model
+UNION ALL
+SELECT s.* REPLACE (c.model AS model), s.model AS run, 1.0::DOUBLE / r.n_runs AS weight
+FROM scores s JOIN copies c ON c.run = s.model JOIN runs r ON r.model = c.model;

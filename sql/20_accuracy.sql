@@ -4,7 +4,8 @@
 --   accuracy_strict   = like accuracy, counting only answers the rules read (a judge's reading
 --                       counts as unparseable); equal to accuracy for entries without a judge
 -- chance is the mean of 1/k over the same instances. Confidence intervals are added in
--- 50_uncertainty.sql from the clustered bootstrap.
+-- 50_uncertainty.sql from the clustered bootstrap. Rows are weighted (scored_runs): an entry with
+-- repeats is the mean over its runs, so its counts can be fractional.
 CREATE OR REPLACE TABLE accuracy_by_group AS
 SELECT
     model,
@@ -17,19 +18,19 @@ SELECT
         ELSE 'overall'
     END AS group_by,
     coalesce(dimension, category, subset, question_type, source_generator, 'all') AS group_value,
-    count(*) AS n_instances,
-    count(*) FILTER (WHERE answered) AS n_answered,
-    count(*) FILTER (WHERE correct) AS n_correct,
-    count(*) FILTER (WHERE correct)::DOUBLE / count(*) AS accuracy,
-    count(*) FILTER (WHERE correct_strict)::DOUBLE / count(*) AS accuracy_strict,
-    count(*) FILTER (WHERE parsed_by = 'judge') AS n_judged,
-    count(*) FILTER (WHERE correct)::DOUBLE / nullif(count(*) FILTER (WHERE answered), 0) AS accuracy_answered,
-    avg(chance) AS chance,
-    count(*) FILTER (WHERE status = 'unparseable')::DOUBLE / count(*) AS unparseable_rate,
-    count(*) FILTER (WHERE status IN ('error', 'timeout', 'rate_limited'))::DOUBLE / count(*) AS error_rate,
-    count(*) FILTER (WHERE status = 'refused')::DOUBLE / count(*) AS refused_rate,
-    count(*) FILTER (WHERE status = 'missing')::DOUBLE / count(*) AS missing_rate
-FROM scores
+    round(sum(weight))::BIGINT AS n_instances,
+    coalesce(sum(weight) FILTER (WHERE answered), 0) AS n_answered,
+    coalesce(sum(weight) FILTER (WHERE correct), 0) AS n_correct,
+    coalesce(sum(weight) FILTER (WHERE correct), 0) / sum(weight) AS accuracy,
+    coalesce(sum(weight) FILTER (WHERE correct_strict), 0) / sum(weight) AS accuracy_strict,
+    coalesce(sum(weight) FILTER (WHERE parsed_by = 'judge'), 0) AS n_judged,
+    sum(weight) FILTER (WHERE correct) / nullif(sum(weight) FILTER (WHERE answered), 0) AS accuracy_answered,
+    sum(weight * chance) / sum(weight) AS chance,
+    coalesce(sum(weight) FILTER (WHERE status = 'unparseable'), 0) / sum(weight) AS unparseable_rate,
+    coalesce(sum(weight) FILTER (WHERE status IN ('error', 'timeout', 'rate_limited')), 0) / sum(weight) AS error_rate,
+    coalesce(sum(weight) FILTER (WHERE status = 'refused'), 0) / sum(weight) AS refused_rate,
+    coalesce(sum(weight) FILTER (WHERE status = 'missing'), 0) / sum(weight) AS missing_rate
+FROM scored_runs
 WHERE question_type <> 'temporal'
 GROUP BY GROUPING SETS (
     (model), (model, dimension), (model, category), (model, subset), (model, question_type), (model, source_generator)

@@ -11,31 +11,36 @@
 --              significant pair's interval always excludes 0
 --   significant  p_holm < 0.05
 --   mcnemar_p, bootstrap_*  McNemar's exact test and the paired bootstrap interval and p-value
---              ((1 + k) / (1 + B)) from the shared resamples, for reference only
+--              ((1 + k) / (1 + B)) from the shared resamples, for reference only (mcnemar_p is
+--              NULL for an entry with repeats: its a_only/b_only counts are means over its runs)
 CREATE OR REPLACE TABLE pairwise_tests AS
-WITH pairs AS (
+WITH cells AS (  -- share of each entry's runs that got the question right (0 or 1 without repeats)
+    SELECT model, instance_id, sum(weight * correct::INT) AS share
+    FROM scored_runs
+    WHERE question_type <> 'temporal' AND model NOT IN (SELECT name FROM entry_copies)
+    GROUP BY model, instance_id
+),
+pairs AS (
     SELECT
         a.model AS model_a,
         b.model AS model_b,
         count(*) AS n_shared,
-        count(*) FILTER (WHERE a.correct AND NOT b.correct) AS a_only_correct,
-        count(*) FILTER (WHERE b.correct AND NOT a.correct) AS b_only_correct,
-        avg(a.correct::INT) - avg(b.correct::INT) AS accuracy_diff
-    FROM scores a
-    JOIN scores b ON a.instance_id = b.instance_id AND a.model < b.model
-    WHERE a.question_type <> 'temporal'
-      AND a.model NOT IN (SELECT name FROM entry_copies)
-      AND b.model NOT IN (SELECT name FROM entry_copies)
+        sum(a.share * (1 - b.share)) AS a_only_correct,
+        sum(b.share * (1 - a.share)) AS b_only_correct,
+        avg(a.share) - avg(b.share) AS accuracy_diff
+    FROM cells a
+    JOIN cells b ON a.instance_id = b.instance_id AND a.model < b.model
     GROUP BY a.model, b.model
 ),
 exact AS (
     SELECT
         p.*,
         a_only_correct + b_only_correct AS n_discordant,
-        CASE WHEN a_only_correct + b_only_correct = 0 THEN 1.0 ELSE least(1.0, 2 * (
+        CASE WHEN a_only_correct <> round(a_only_correct) OR b_only_correct <> round(b_only_correct) THEN NULL
+             WHEN a_only_correct + b_only_correct = 0 THEN 1.0 ELSE least(1.0, 2 * (
             SELECT sum(exp(lgamma(n + 1) - lgamma(i + 1) - lgamma(n - i + 1) - n * ln(2)))
             FROM (SELECT (p.a_only_correct + p.b_only_correct)::DOUBLE AS n) t,
-                 range(0, least(p.a_only_correct, p.b_only_correct) + 1) r(i)
+                 range(0, least(p.a_only_correct, p.b_only_correct)::BIGINT + 1) r(i)
         )) END AS mcnemar_p
     FROM pairs p
 ),

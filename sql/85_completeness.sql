@@ -11,7 +11,7 @@ WITH counts AS (
         count(*) FILTER (WHERE status IN ('ok', 'unparseable', 'refused')) AS n_answer_status,
         count(*) FILTER (WHERE status = 'missing') AS n_missing,
         count(*) FILTER (WHERE status IN ('error', 'timeout', 'rate_limited')) AS n_failed
-    FROM scores GROUP BY model
+    FROM scored_runs GROUP BY model  -- an entry with repeats: the cells of all its runs
 )
 SELECT
     model, n_cells, n_answer_status, n_missing, n_failed,

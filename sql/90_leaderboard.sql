@@ -9,6 +9,9 @@
 -- judge-assisted and accuracy_strict (rules only) stands beside it, with n_judged answers.
 -- balanced_accuracy and kappa (yes/no questions as a failure detector, detection_metrics) stand
 -- beside accuracy: a model that always says "No failure" scores 0.5 and 0 on them.
+-- An entry with repeats is ranked by the mean over its runs (scored_runs), its intervals and tests
+-- from the shares of its runs that were right per question: n_repeats and accuracy_repeat_sd (the
+-- spread of one run's accuracy, from stability) stand beside it.
 -- served_models lists the model ids the provider says answered (an alias or fallback shows here).
 CREATE OR REPLACE VIEW leaderboard AS
 WITH detection AS (
@@ -94,9 +97,11 @@ SELECT
     r.n_failed,
     coalesce(reg.baseline, false) AS baseline,
     r.n_instances AS n_choice,
+    coalesce(st.n_repeats, 1) AS n_repeats,
     round(r.accuracy, 4) AS accuracy,
     ci.accuracy_ci_low AS ci_low,
     ci.accuracy_ci_high AS ci_high,
+    round(st.accuracy_sd, 4) AS accuracy_repeat_sd,
     r.model_above IS NOT NULL AND coalesce(NOT (p.significant AND (
         CASE WHEN p.model_a = r.model_above THEN p.accuracy_diff ELSE -p.accuracy_diff END) > 0), true
     ) AS tied_with_above,
@@ -143,6 +148,7 @@ LEFT JOIN ci USING (model)
 LEFT JOIN served USING (model)
 LEFT JOIN rank_ci USING (model)
 LEFT JOIN detection det USING (model)
+LEFT JOIN stability st USING (model)
 LEFT JOIN models reg ON reg.name = r.model AND reg.status = 'active'
 LEFT JOIN pairwise_tests p
        ON (p.model_a = least(r.model, r.model_above) AND p.model_b = greatest(r.model, r.model_above))

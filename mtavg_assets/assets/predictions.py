@@ -19,6 +19,9 @@ from mtavg_assets.evaluators.factory import build_evaluator
 from mtavg_assets.predictions.audit import DUPLICATE, audit_predictions
 from mtavg_assets.predictions.costs import estimate_cells
 from mtavg_assets.predictions.judge import judge_rows, rows_to_judge
+from mtavg_assets.predictions.manifest import manifest as run_manifest
+from mtavg_assets.predictions.manifest import now as manifest_now
+from mtavg_assets.predictions.manifest import write_manifest
 from mtavg_assets.predictions.runner import CellMode, Progress, evaluate_cells, reread_rows, select_cells
 from mtavg_assets.predictions.store import SCHEMA as PREDICTION_SCHEMA
 from mtavg_assets.predictions.store import PredictionStore
@@ -154,6 +157,7 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mt
         raise dg.Failure(
             f"model {name!r} needs its API key: set the environment variable {entry.api_key_env}", allow_retries=False
         )
+    started_at = manifest_now()
     gate, reason = qa_gate_status(context.instance, layout)
     if gate != "open":
         raise dg.Failure(f"evaluation of {name!r} blocked: {reason}", allow_retries=False)
@@ -246,6 +250,29 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionsConfig, mt
         "dagster/row_count": len(rows),
         "path": dg.MetadataValue.path(str(store.parquet_path)),
     }
+    record = write_manifest(
+        layout,
+        run_manifest(
+            context.run_id,
+            entry,
+            started_at,
+            {
+                "mode": config.mode,
+                "wall_s": round(summary.wall_s, 3),
+                "scheduled": len(cells),
+                "asked": summary.asked,
+                "calls": summary.calls,
+                "statuses": dict(summary.statuses),
+                "served_models": dict(summary.served),
+                "cost_usd": round(summary.cost_usd, 6),
+                "input_tokens": int(summary.input_tokens),
+                "output_tokens": int(summary.output_tokens),
+                "budget_stopped": summary.budget_stopped,
+                "stopped": summary.stopped,
+            },
+        ),
+    )
+    metadata["run_manifest"] = dg.MetadataValue.path(str(record))
     if summary.stopped:
         unasked = len(cells) - summary.asked
         raise dg.Failure(

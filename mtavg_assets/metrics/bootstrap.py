@@ -296,8 +296,9 @@ def bootstrap_tables(
     weights = resample_weights(n_clusters, n_resamples, seed)
     scores = scores.assign(cluster=cluster_of.reindex(scores["instance_id"]).to_numpy())
     scores = scores[scores["cluster"].notna()].astype({"cluster": "int64"})
+    # correct: 0/1, or the share of an entry's runs that were right (repeats); missing counts as wrong
     choice = scores[scores["question_type"] != "temporal"].assign(
-        correct=lambda f: f["correct"].fillna(False).astype(bool)
+        correct=lambda f: f["correct"].astype(float).fillna(0.0)
     )
     temporal = scores[scores["question_type"] == "temporal"].assign(iou=lambda f: f["iou"].fillna(0.0))
     episodes = _with_cluster_of_episode(episodes, choice)

@@ -13,6 +13,7 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from mtavg_assets.metrics.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_tables, instance_clusters
+from mtavg_assets.predictions.manifest import read_manifests
 from mtavg_assets.predictions.runner import expected_cells
 from mtavg_assets.registry import registered_models
 from mtavg_assets.settings import DERIVED_TABLES, SQL_DIR, DataLayout
@@ -140,9 +141,15 @@ def write_bootstrap_tables(con: duckdb.DuckDBPyConnection, n_resamples: int, see
     pairwise_bootstrap, detection_ci, generator_profile, modality_reliance, stability and
     human_agreement."""
     clusters = instance_clusters(con.execute("SELECT instance_id, clip_ids, meta FROM qa_instances").df())
+    # choice questions from scored_runs: an entry with repeats scores the share of its runs that got
+    # a question right (0 or 1 without repeats), so its intervals carry the between-repeat variance
     scores = con.execute(
-        "SELECT model, instance_id, episode_id, question_type, dimension, category, subset, source_generator, "
-        "status, correct, iou FROM scores"
+        "SELECT model, instance_id, any_value(episode_id) AS episode_id, any_value(question_type) AS question_type, "
+        "any_value(dimension) AS dimension, any_value(category) AS category, any_value(subset) AS subset, "
+        "any_value(source_generator) AS source_generator, sum(weight * coalesce(correct, false)::INT) AS correct, "
+        "NULL::DOUBLE AS iou FROM scored_runs WHERE question_type <> 'temporal' GROUP BY model, instance_id "
+        "UNION ALL SELECT model, instance_id, episode_id, question_type, dimension, category, subset, "
+        "source_generator, NULL::DOUBLE AS correct, iou FROM scores WHERE question_type = 'temporal'"
     ).df()
     episodes = con.execute("SELECT model, episode_id, all_correct FROM drama_episodes").df()
     circular = con.execute("SELECT model, instance_id, circular_correct FROM circular_items").df()
@@ -229,6 +236,7 @@ def build_metric_tables(
     try:
         remove_leftovers(layout.root)
         layout.write("cell_keys", current_cell_keys(layout))
+        layout.write("runs", read_manifests(layout))
         return _build(layout, target, sql_dir, n_resamples, seed)
     finally:
         lock.release()

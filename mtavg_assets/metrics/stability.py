@@ -5,7 +5,9 @@ registry: repeat k > 0 is the entry `<name>.r<k>`). Per base entry, over choice 
 - fleiss_kappa: Fleiss' kappa of the repeats' letters on those questions (test-retest agreement
   beyond the agreement the letter shares alone would give);
 - majority_accuracy: accuracy of the majority letter over all questions (no strict majority, or a
-  majority of non-answers, counts as wrong), beside mean_accuracy, the mean over repeats.
+  majority of non-answers, counts as wrong), beside mean_accuracy, the mean over repeats (what the
+  leaderboard ranks the entry by), and accuracy_sd, the standard deviation of the repeats'
+  accuracies (n - 1 denominator): how far one run's number moves when it is asked again.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ COLUMNS = [
     "fleiss_kappa",
     "majority_accuracy",
     "mean_accuracy",
+    "accuracy_sd",
 ]
 
 
@@ -72,6 +75,7 @@ def stability(choice: pd.DataFrame, repeats: pd.DataFrame) -> pd.DataFrame:
                 fleiss_kappa(ratings),
                 majority_right / len(wide) if len(wide) else None,
                 float(accuracy.mean()),
+                float(accuracy.std(ddof=1)),
             )
         )
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -69,6 +69,7 @@ class RunSummary:
     statuses: Counter = field(default_factory=Counter)
     cost_usd: float = 0.0  # every billed attempt, answered or not
     input_tokens: int = 0  # every billed attempt's input tokens (beside the estimate)
+    output_tokens: int = 0  # every billed attempt's output tokens, thinking included
     budget_stopped: bool = False
     stopped: str | None = None  # why the run stopped before asking every cell (daily quota, no credit, ...)
     preflight: str | None = None  # a preflight that could not tell (the run went on)
@@ -372,6 +373,7 @@ async def evaluate_cells(
     def billed(usage: Usage) -> None:
         summary.cost_usd += cell_cost(entry, [usage]) or 0.0
         summary.input_tokens += usage.input_tokens or 0
+        summary.output_tokens += usage.output_tokens or 0
         if budget_usd is not None and summary.cost_usd >= budget_usd:
             summary.budget_stopped = True
             stop.set()
