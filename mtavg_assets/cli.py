@@ -194,7 +194,8 @@ def _interval(a, lo, hi) -> str:
     return f"{a:.3f} [{lo:g}, {hi:g}]" if lo == lo and hi == hi else f"{a:.3f} [no interval]"
 
 
-def print_leaderboard(layout: DataLayout, all_columns: bool = False) -> None:
+def print_leaderboard(layout: DataLayout, all_columns: bool = False) -> int:
+    """Print the leaderboard; returns how many models are incomplete (each said why, on stderr)."""
     from mtavg_assets.metrics.build import read_table
 
     board = read_table(layout, "leaderboard")
@@ -207,13 +208,18 @@ def print_leaderboard(layout: DataLayout, all_columns: bool = False) -> None:
     if not all_columns:
         print(f"{len(columns)} of {len(board.columns)} columns: `leaderboard --all`, or SELECT * FROM leaderboard")
     print(board[columns].to_markdown(index=False))
-    for row in board[board["standing"] == "incomplete"].itertuples():
-        print(f"{row.model}: incomplete, not ranked (completeness {row.completeness:.3f}): {row.incomplete_reason}")
+    incomplete = board[board["standing"] == "incomplete"]
+    for row in incomplete.itertuples():
+        print(
+            f"{row.model}: incomplete, not ranked (completeness {row.completeness:.3f}): {row.incomplete_reason}",
+            file=sys.stderr,
+        )
     print(f"\nDuckDB: {layout.duckdb_file}")
     plots = sorted((layout.root / "plots").glob("*.png")) if (layout.root / "plots").is_dir() else []
     if plots:
         print(f"plots (PNG and SVG): {layout.root / 'plots'} ({', '.join(p.stem for p in plots)})")
     print(f"explore every answer: python -m mtavg_assets --data-dir {layout.root} explore --serve")
+    return len(incomplete)
 
 
 def run_import(args, layout: DataLayout) -> int:
@@ -389,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     failures = run_pipeline(layout, _instance(), retry_failed=getattr(args, "retry_failed", False))
     if layout.duckdb_file.exists():
-        print_leaderboard(layout)
-    print(f"main job finished in {time.monotonic() - started:.1f}s with {failures} failed step(s)")
+        failures += print_leaderboard(layout)
+    print(
+        f"main job finished in {time.monotonic() - started:.1f}s with {failures} failed step(s) or incomplete model(s)"
+    )
     return 1 if failures else 0

@@ -12,7 +12,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from mtavg_assets_tests.conftest import OFFLINE_MODELS, PipelineRunner, tag_questions
+from mtavg_assets_tests.conftest import OFFLINE_MODELS, PipelineRunner, run_cli, tag_questions
 from mtavg_assets_tests.fake_providers import FAULTS, FakeConfig, FakeProviderServer
 
 SECRET = "sk-test-do-not-leak-1234567890"
@@ -634,3 +634,22 @@ def test_modality_ablations_show_which_categories_need_the_audio(demo_layout, ap
         assert by[("text_only", dimension)].diff == -1.0
     for row in reliance.itertuples():  # the demo has few episodes: intervals are wide, never wrong-sided
         assert row.diff_ci_low <= row.diff <= row.diff_ci_high
+
+
+def test_run_retry_failed_asks_the_failed_cells_again_and_an_incomplete_run_exits_non_zero(api_pipeline):
+    runner, server = api_pipeline(FakeConfig(fault_rate=0.3, faults=("500",), retry_after_s=0.01))
+    runner.layout.models_file.write_text(
+        _models(server).replace("max_retries: 6", "max_retries: 0").split("  - name: gemini-fake")[0]
+    )
+    runner.register()
+    assert runner.run("evaluate_model", partition_key="gpt-fake").success
+    failed = int(_rows(runner, "gpt-fake")["status"].isin(["error", "timeout", "rate_limited"]).sum())
+    assert failed > 0
+    server.config.fault_rate = 0.0
+    plain = run_cli("run", runner.layout.root)
+    assert "gpt-fake: asked 0 cells" in plain.stdout and "`run --retry-failed`" in plain.stdout
+    assert plain.returncode == 1 and "gpt-fake: incomplete, not ranked" in plain.stderr
+    retried = run_cli("run --retry-failed", runner.layout.root)
+    assert f"gpt-fake: asked {failed} cells" in retried.stdout, retried.stdout[-2000:]
+    assert retried.returncode == 0, retried.stderr[-2000:]
+    assert set(_rows(runner, "gpt-fake")["status"]) == {"ok"}

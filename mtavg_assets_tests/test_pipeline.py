@@ -38,6 +38,7 @@ def test_pipeline_builds_every_table_and_reruns_call_no_evaluator(pipeline):
         "category_confusion",
         "completeness",
         "leaderboard",
+        "runs",
     }
     board = _db(pipeline.layout, "SELECT * FROM leaderboard")
     assert set(board["model"]) == {"random", "prior"} and board["baseline"].all()
@@ -48,6 +49,13 @@ def test_pipeline_builds_every_table_and_reruns_call_no_evaluator(pipeline):
     assert by_options["random_rstd"].notna().all()
     confusion = _db(pipeline.layout, "SELECT * FROM category_confusion")
     assert len(confusion) > 0 and (pipeline.layout.root / "plots" / "category_confusion.png").exists()
+    plots = pipeline.layout.root / "plots"
+    for name in ("accuracy_by_dimension", "accuracy_by_category", "category_confusion", "category_by_generator"):
+        assert (plots / f"{name}.png").stat().st_size and (plots / f"{name}.svg").read_text().lstrip().startswith("<?xml")
+    runs = _db(pipeline.layout, "SELECT * FROM runs")
+    assert sorted(runs["model"]) == ["prior", "random"] and runs["git_revision"].notna().all()
+    assert (runs["asked"] == len(valid)).all() and runs["template_hashes"].str.contains("mcq").all()
+    assert (pipeline.layout.root / "explorer" / "data" / "index.json").exists()  # the leaderboard writes it
 
     second = pipeline.run("evaluate_model", partition_key="random")
     meta = pipeline.materializations(second, "predictions")[0]

@@ -7,8 +7,15 @@ from mtavg_assets.assets.clips import clip_catalog
 from mtavg_assets.assets.models import model_registry
 from mtavg_assets.assets.predictions import predictions
 from mtavg_assets.conditions import METRICS, REPORT
+from mtavg_assets.explore import build_explorer
 from mtavg_assets.metrics.build import build_metric_tables, read_table
-from mtavg_assets.metrics.plots import category_heatmap, confusion_heatmaps, dimension_bars, generator_profiles
+from mtavg_assets.metrics.plots import (
+    category_generator_matrix,
+    category_heatmap,
+    confusion_heatmaps,
+    dimension_bars,
+    generator_profiles,
+)
 from mtavg_assets.resources import MtavgData
 
 DUCKDB_POOL = "duckdb_writer"
@@ -44,19 +51,27 @@ def metric_tables(mtavg: MtavgData) -> dg.MaterializeResult:
     deps=[metric_tables],
     automation_condition=REPORT,
     pool=DUCKDB_POOL,  # reads the database the writer replaces, and writes the plots: one at a time
-    code_version="leaderboard-1",
-    description="Ranking of evaluators (offline baselines marked, statistical ties flagged) with plots: "
-    "accuracy by dimension with 95% CIs, a model x category heatmap and which failure each model takes for which.",
+    code_version="leaderboard-2",
+    description="Ranking of evaluators (offline baselines marked, statistical ties flagged) with plots (PNG and SVG "
+    "in <data dir>/plots): accuracy by dimension with 95% CIs and chance, a model x category heatmap, which "
+    "failure each model takes for which, generator failure profiles; and the static explorer of every answer.",
 )
 def leaderboard(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.MaterializeResult:
     with mtavg.lock("leaderboard", context):
         layout = mtavg.layout
         board = read_table(layout, "leaderboard")
         plots_dir = layout.root / "plots"
-        bars = dimension_bars(read_table(layout, "metrics_by_dimension"), plots_dir / "accuracy_by_dimension.png")
+        baselines = frozenset(board.loc[board["baseline"].fillna(False).astype(bool), "model"])
+        bars = dimension_bars(
+            read_table(layout, "metrics_by_dimension"), plots_dir / "accuracy_by_dimension.png", baselines
+        )
         heatmap = category_heatmap(read_table(layout, "metrics_by_category"), plots_dir / "accuracy_by_category.png")
         confusion = confusion_heatmaps(read_table(layout, "category_confusion"), plots_dir / "category_confusion.png")
-        profiles = generator_profiles(read_table(layout, "generator_profile"), plots_dir / "generator_profile.png")
+        profile = read_table(layout, "generator_profile")
+        profiles = generator_profiles(profile, plots_dir / "generator_profile.png")
+        matrix = category_generator_matrix(profile, plots_dir / "category_by_generator.png")
+        explorer_dir = layout.root / "explorer"
+        explorer = build_explorer(layout, explorer_dir)
         return dg.MaterializeResult(
             metadata={
                 "leaderboard": dg.MetadataValue.md(board.to_markdown(index=False)),
@@ -66,7 +81,11 @@ def leaderboard(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.Mater
                 "generator_profile": dg.MetadataValue.md(
                     profiles or "no evaluator better than chance on yes/no questions"
                 ),
+                "category_by_generator": dg.MetadataValue.md(matrix or "no labelled yes/no questions"),
                 "plots": dg.MetadataValue.path(str(plots_dir)),
+                "explorer": dg.MetadataValue.path(str(explorer_dir / "index.html")),
+                "explorer_serve": f"python -m mtavg_assets --data-dir {layout.root} explore --serve",
+                "explorer_seconds": explorer["seconds"],
                 "models": len(board),
                 "top_model": str(board.iloc[0]["model"]) if len(board) else "none",
             }
