@@ -51,7 +51,8 @@ def test_pipeline_builds_every_table_and_reruns_call_no_evaluator(pipeline):
     assert len(confusion) > 0 and (pipeline.layout.root / "plots" / "category_confusion.png").exists()
     plots = pipeline.layout.root / "plots"
     for name in ("accuracy_by_dimension", "accuracy_by_category", "category_confusion", "category_by_generator"):
-        assert (plots / f"{name}.png").stat().st_size and (plots / f"{name}.svg").read_text().lstrip().startswith("<?xml")
+        assert (plots / f"{name}.png").stat().st_size
+        assert (plots / f"{name}.svg").read_text().lstrip().startswith("<?xml")
     runs = _db(pipeline.layout, "SELECT * FROM runs")
     assert sorted(runs["model"]) == ["prior", "random"] and runs["git_revision"].notna().all()
     assert (runs["asked"] == len(valid)).all() and runs["template_hashes"].str.contains("mcq").all()

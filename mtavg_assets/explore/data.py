@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from mtavg_assets.task.prompts import UnknownPromptVersion, render_prompt, template_hash
+from mtavg_assets.task.prompts import rebuilt_prompt, template_hash
 from mtavg_assets.task.status import Status
 
 CHUNK_SIZE = 100  # instances per detail file
@@ -34,7 +34,8 @@ class ExplorerData:
     clip_files: dict[str, Path]  # clip_id -> file on disk
 
 
-def _finite(value):
+def finite(value) -> float | None:
+    """A finite float, or None (missing, non-numeric, NaN or infinite)."""
     if value is None:
         return None
     try:
@@ -125,10 +126,10 @@ def _model_list(board: pd.DataFrame, active: pd.DataFrame, cells: pd.DataFrame) 
                 "rank": _clean(row.rank),
                 "standing": row.standing,
                 "baseline": bool(row.baseline),
-                "accuracy": _finite(row.accuracy),
-                "ci_low": _finite(row.ci_low),
-                "ci_high": _finite(row.ci_high),
-                "completeness": _finite(row.completeness),
+                "accuracy": finite(row.accuracy),
+                "ci_low": finite(row.ci_low),
+                "ci_high": finite(row.ci_high),
+                "completeness": finite(row.completeness),
                 "incomplete_reason": _clean(row.incomplete_reason),
                 "copy_of": None,
             }
@@ -191,7 +192,7 @@ def _assemble(instances, board, active, cells, scored, clips, rejects) -> Explor
             answer[model][i] = letter
         if row["correct"] is not None and row["correct"] == row["correct"]:
             correct[model][i] = "1" if row["correct"] else "0"
-        iou[model][i] = None if _finite(row["iou"]) is None else round(float(row["iou"]), 3)
+        iou[model][i] = None if finite(row["iou"]) is None else round(float(row["iou"]), 3)
         judged[model][i] = "1" if row.get("parsed_by") == "judge" else "0"
         by_instance.setdefault(iid, {})[model] = row
     for model in names:  # a scored cell without a prediction row: missing, counts as wrong
@@ -268,18 +269,15 @@ def _detail(row: dict, meta: dict, clip_rows: dict, cells: dict[str, dict]) -> d
         "question": row["question"],
         "question_type": row["question_type"],
         "options": options,
-        "clip_duration_s": sum(_finite(clip_rows.get(c, {}).get("duration_s")) or 0.0 for c in clip_ids),
+        "clip_duration_s": sum(finite(clip_rows.get(c, {}).get("duration_s")) or 0.0 for c in clip_ids),
         "n_clips": len(clip_ids),
     }
     per_model = {}
     for model, cell in cells.items():
         entry = {k: cell.get(k) for k in CELL_FIELDS}
         version = cell.get("prompt_version")
-        try:
-            entry["prompt"] = render_prompt(version, shown) if isinstance(version, str) else None
-            entry["template_hash"] = template_hash(version, row["question_type"]) if isinstance(version, str) else None
-        except UnknownPromptVersion:
-            entry["prompt"], entry["template_hash"] = None, None
+        entry["prompt"] = rebuilt_prompt(version, shown)
+        entry["template_hash"] = template_hash(version, row["question_type"]) if entry["prompt"] else None
         per_model[model] = entry
     return {
         "instance_id": row["instance_id"],
@@ -291,13 +289,13 @@ def _detail(row: dict, meta: dict, clip_rows: dict, cells: dict[str, dict]) -> d
         "source_generator": row.get("source_generator"),
         "options": options,
         "gold": row.get("answer"),
-        "gold_span": [_finite(row.get("answer_span_start")), _finite(row.get("answer_span_end"))],
+        "gold_span": [finite(row.get("answer_span_start")), finite(row.get("answer_span_end"))],
         "meta": meta,
         "clips": [
             {
                 "clip_id": c,
                 "src": f"media/{c}{Path(str(clip_rows.get(c, {}).get('path') or '.mp4')).suffix}",
-                "duration_s": _finite(clip_rows.get(c, {}).get("duration_s")),
+                "duration_s": finite(clip_rows.get(c, {}).get("duration_s")),
                 "generator": clip_rows.get(c, {}).get("generator"),
             }
             for c in clip_ids

@@ -27,7 +27,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from mtavg_assets.task.prompts import UnknownPromptVersion, render_prompt
+from mtavg_assets.explore.data import finite as _finite
+from mtavg_assets.task.letters import format_options
+from mtavg_assets.task.prompts import rebuilt_prompt
 
 SCHEMA_VERSION = "0.3.0"
 BENCHMARK = "mtavg-bench"
@@ -71,14 +73,6 @@ class ExportSummary:
     models: int
     instances: int
     files: list[Path]
-
-
-def _finite(value) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _count(value) -> int | None:
@@ -176,17 +170,12 @@ def _prompt(row: dict) -> str | None:
         "clip_duration_s": _finite(row.get("clip_duration_s")) or 0.0,
         "n_clips": len(list(row["clip_ids"])),
     }
-    version = row.get("prompt_version")
-    try:
-        return render_prompt(version, shown) if isinstance(version, str) else None
-    except UnknownPromptVersion:
-        return None
+    return rebuilt_prompt(row.get("prompt_version"), shown)
 
 
 def _raw_input(row: dict) -> str:
-    options = list(row["options"]) if row["options"] is not None else []
-    lines = [row["question"], *(f"{chr(65 + i)}. {o}" for i, o in enumerate(options))]
-    return "\n".join(lines)
+    options = list(row["options"]) if row["options"] is not None else None
+    return f"{row['question']}\n{format_options(options)}" if options else row["question"]
 
 
 def _sample(row: dict, evaluation_id: str, model_id: str) -> dict:

@@ -55,3 +55,11 @@ def render_prompt(version: str, instance: dict) -> str:
         duration=float(instance.get("clip_duration_s") or 0.0),
         n_clips=int(instance.get("n_clips") or 1),
     )
+
+
+def rebuilt_prompt(version: object, instance: dict) -> str | None:
+    """The prompt a stored cell was asked with, rebuilt from its prompt_version (the template hash is
+    in its cache key); None when the version is not one this code knows."""
+    if not isinstance(version, str) or version not in PROMPTS:
+        return None
+    return render_prompt(version, instance)
