@@ -15,8 +15,9 @@ import pytest
 from mtavg_assets.local_runs import open_instance
 from mtavg_assets_tests.dagster_dev import dagster_dev
 
-pytestmark = pytest.mark.slow
 WAIT_S = 420
+# Three bounded waits follow one another; the test as a whole may take all of them.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3 * WAIT_S + 120)]
 
 
 def _leaderboard(layout) -> set[str]:

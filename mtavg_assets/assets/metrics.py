@@ -7,16 +7,10 @@ from mtavg_assets.assets.clips import clip_catalog
 from mtavg_assets.assets.models import model_registry
 from mtavg_assets.assets.predictions import predictions
 from mtavg_assets.conditions import METRICS, REPORT
-from mtavg_assets.explore import build_explorer
-from mtavg_assets.metrics.build import build_metric_tables, read_table
-from mtavg_assets.metrics.plots import (
-    category_generator_matrix,
-    category_heatmap,
-    confusion_heatmaps,
-    dimension_bars,
-    generator_profiles,
-)
 from mtavg_assets.resources import MtavgData
+
+# The stage libraries behind these assets (scipy, matplotlib) are imported inside them: every run
+# process loads these definitions, and most runs (evaluation, preparation) never build metrics.
 
 DUCKDB_POOL = "duckdb_writer"
 
@@ -33,6 +27,8 @@ DUCKDB_POOL = "duckdb_writer"
     description="Scores and metric tables in DuckDB, built from the prediction Parquet files by the SQL in sql/.",
 )
 def metric_tables(mtavg: MtavgData) -> dg.MaterializeResult:
+    from mtavg_assets.metrics.build import build_metric_tables
+
     counts = build_metric_tables(mtavg.layout)
     return dg.MaterializeResult(
         metadata={
@@ -57,6 +53,16 @@ def metric_tables(mtavg: MtavgData) -> dg.MaterializeResult:
     "failure each model takes for which, generator failure profiles; and the static explorer of every answer.",
 )
 def leaderboard(context: dg.AssetExecutionContext, mtavg: MtavgData) -> dg.MaterializeResult:
+    from mtavg_assets.explore import build_explorer
+    from mtavg_assets.metrics.build import read_table
+    from mtavg_assets.metrics.plots import (
+        category_generator_matrix,
+        category_heatmap,
+        confusion_heatmaps,
+        dimension_bars,
+        generator_profiles,
+    )
+
     with mtavg.lock("leaderboard", context):
         layout = mtavg.layout
         board = read_table(layout, "leaderboard")
